@@ -1,0 +1,207 @@
+"""The event-log contract: the common columns, model-declared columns, and batch building.
+
+Every dataset eventforge writes has the columns of :data:`COMMON_FIELDS` first, then the columns
+its model declares. ``seq`` is the total order of events within a replication and ``cause`` points
+back along it, so a simulator must know the ``seq`` an event will get before it emits the events it
+causes: :class:`BatchBuilder` hands out ``seq`` numbers in emission order and checks the order
+invariant as batches are built, which is where a bug in a simulator is cheapest to catch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = [
+    "COMMON_FIELDS",
+    "BatchBuilder",
+    "EventSpec",
+    "Lifecycle",
+    "categorical",
+]
+
+_DICT = pa.dictionary(pa.int32(), pa.string())
+
+#: Columns every model writes, in this order.
+COMMON_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("replication", pa.int32(), nullable=False),
+    pa.field("seq", pa.int64(), nullable=False),
+    pa.field("time", pa.float64(), nullable=False),
+    pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("entity_id", pa.int64(), nullable=False),
+    pa.field("event", _DICT, nullable=False),
+    pa.field("cause", pa.int64(), nullable=True),
+    pa.field("rare", pa.bool_(), nullable=False),
+    pa.field("rare_kind", _DICT, nullable=True),
+    pa.field("weight", pa.float64(), nullable=False),
+)
+COMMON_NAMES: frozenset[str] = frozenset(f.name for f in COMMON_FIELDS)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The order each entity's events must follow (invariant 3), as a finite-state machine.
+
+    ``transitions[(state, event)]`` is the state after ``event`` in ``state``; an event listed in
+    ``free`` may happen in any state and changes nothing. Any other (state, event) pair is a
+    violation, and so is any event after the entity reached a state in ``final``.
+    """
+
+    initial: str
+    transitions: Mapping[tuple[str, str], str]
+    free: frozenset[str] = frozenset()
+    final: frozenset[str] = frozenset()
+
+    def states(self) -> tuple[str, ...]:
+        """All states, ``initial`` first, in a stable order."""
+        seen = [self.initial]
+        for (a, _), b in self.transitions.items():
+            for s in (a, b):
+                if s not in seen:
+                    seen.append(s)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """What a model writes: its event vocabulary, rare-episode kinds and extra columns."""
+
+    vocabulary: tuple[str, ...]
+    rare_kinds: tuple[str, ...] = ()
+    columns: tuple[pa.Field, ...] = ()
+    lifecycle: Lifecycle | None = None
+    #: Human descriptions of the extra columns, for ``eventforge list`` and the docs.
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        clash = [f.name for f in self.columns if f.name in COMMON_NAMES]
+        if clash:
+            raise ValueError(f"model columns shadow common columns: {clash}")
+        if len(set(self.vocabulary)) != len(self.vocabulary):
+            raise ValueError(f"duplicate event names in vocabulary {self.vocabulary}")
+
+    def schema(self, metadata: Mapping[str, str] | None = None) -> pa.Schema:
+        """The Arrow schema of this model's event log."""
+        return pa.schema([*COMMON_FIELDS, *self.columns], metadata=metadata)
+
+    def code(self, event: str) -> int:
+        """The dictionary code of an event name (raises ``KeyError`` for an unknown one)."""
+        return self.vocabulary.index(event)
+
+    def rare_code(self, kind: str) -> int:
+        """The dictionary code of a rare-episode kind."""
+        return self.rare_kinds.index(kind)
+
+
+def categorical(codes: np.ndarray, values: Sequence[str]) -> pa.DictionaryArray:
+    """A dictionary column from integer codes into ``values``; a negative code is null."""
+    codes = np.asarray(codes, dtype=np.int32)
+    mask = codes < 0
+    indices = pa.array(codes, type=pa.int32(), mask=mask if mask.any() else None)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(values), type=pa.string()))
+
+
+class BatchBuilder:
+    """Builds record batches of one replication's log, handing out ``seq`` in order.
+
+    ``time`` is in the scenario's time unit; ``timestamp`` is ``start + time`` rounded to the
+    microsecond. Checks invariant 1 (time never decreases, across batches too) and that causes
+    point backwards, raising ``RuntimeError`` (a simulator bug, not a user error).
+    """
+
+    def __init__(
+        self,
+        spec: EventSpec,
+        replication: int,
+        start: datetime,
+        time_unit_s: float,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.schema = spec.schema(metadata)
+        self.replication = replication
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        self._start_us = int(round(start.timestamp() * 1_000_000))
+        self._unit_us = time_unit_s * 1_000_000
+        self._vocab = pa.array(list(spec.vocabulary), type=pa.string())
+        self._kinds = pa.array(list(spec.rare_kinds), type=pa.string())
+        self.next_seq = 0
+        self._last_time = -np.inf
+        self.rows = 0
+
+    def build(
+        self,
+        time: np.ndarray,
+        entity_id: np.ndarray,
+        event: np.ndarray,
+        cause: np.ndarray | None = None,
+        rare_kind: np.ndarray | None = None,
+        rare: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
+        columns: Mapping[str, np.ndarray | pa.Array] | None = None,
+    ) -> pa.RecordBatch:
+        """One batch; ``event`` and ``rare_kind`` are codes (``rare_kind`` -1 = none), ``cause``
+        is a ``seq`` or -1. ``rare`` defaults to ``rare_kind >= 0``."""
+        time = np.ascontiguousarray(time, dtype=np.float64)
+        n = time.shape[0]
+        if n:
+            if not np.isfinite(time).all():
+                raise RuntimeError("simulator emitted a non-finite time")
+            if time[0] < self._last_time or (n > 1 and bool((np.diff(time) < 0).any())):
+                raise RuntimeError("simulator emitted events out of time order")
+            self._last_time = float(time[-1])
+        seq = np.arange(self.next_seq, self.next_seq + n, dtype=np.int64)
+        event = np.asarray(event, dtype=np.int32)
+        if n and (event.min() < 0 or event.max() >= len(self.spec.vocabulary)):
+            raise RuntimeError("simulator emitted an event code outside its vocabulary")
+        if cause is None:
+            cause_arr = pa.nulls(n, pa.int64())
+        else:
+            cause = np.asarray(cause, dtype=np.int64)
+            has = cause >= 0
+            if bool((cause[has] >= seq[has]).any()):
+                raise RuntimeError("simulator emitted a cause that does not precede its effect")
+            cause_arr = pa.array(cause, type=pa.int64(), mask=~has)
+        if rare_kind is None:
+            kind_codes = np.full(n, -1, dtype=np.int32)
+        else:
+            kind_codes = np.asarray(rare_kind, dtype=np.int32)
+        if rare is None:
+            rare = kind_codes >= 0
+        ts = self._start_us + np.rint(time * self._unit_us).astype(np.int64)
+        arrays: list[pa.Array] = [
+            pa.array(np.full(n, self.replication, dtype=np.int32)),
+            pa.array(seq),
+            pa.array(time),
+            pa.array(ts, type=pa.timestamp("us", tz="UTC")),
+            pa.array(np.asarray(entity_id, dtype=np.int64)),
+            pa.DictionaryArray.from_arrays(pa.array(event, type=pa.int32()), self._vocab),
+            cause_arr,
+            pa.array(np.asarray(rare, dtype=np.bool_)),
+            pa.DictionaryArray.from_arrays(
+                pa.array(kind_codes, type=pa.int32(), mask=kind_codes < 0), self._kinds
+            ),
+            pa.array(
+                np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64),
+                type=pa.float64(),
+            ),
+        ]
+        columns = columns or {}
+        unknown = set(columns) - {f.name for f in self.spec.columns}
+        if unknown:
+            raise RuntimeError(f"simulator emitted undeclared columns {sorted(unknown)}")
+        for f in self.spec.columns:
+            value = columns.get(f.name)
+            if value is None:
+                arrays.append(pa.nulls(n, f.type))
+            elif isinstance(value, pa.Array):
+                arrays.append(value if value.type == f.type else value.cast(f.type))
+            else:
+                arrays.append(pa.array(value, type=f.type))
+        self.next_seq += n
+        self.rows += n
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)

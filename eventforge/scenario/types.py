@@ -1,0 +1,38 @@
+"""Strict building blocks for the params models of simulators.
+
+Pydantic's lax mode turns ``true`` into 1 and lets NaN and inf through float types; a scenario
+file is a contract, so every model here is strict, finite and closed to unknown keys.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+
+__all__ = [
+    "NonNegativeFloat",
+    "NonNegativeInt",
+    "PositiveFloat",
+    "PositiveInt",
+    "Probability",
+    "StrictModel",
+]
+
+
+class StrictModel(BaseModel):
+    """Base of every scenario model: strict types, no unknown keys, immutable once validated."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+#: A finite probability in [0, 1].
+Probability = Annotated[FiniteFloat, Field(ge=0.0, le=1.0)]
+#: A finite float > 0.
+PositiveFloat = Annotated[FiniteFloat, Field(gt=0.0)]
+#: A finite float >= 0.
+NonNegativeFloat = Annotated[FiniteFloat, Field(ge=0.0)]
+#: An int >= 1 (booleans are refused: strict mode).
+PositiveInt = Annotated[int, Field(ge=1)]
+#: An int >= 0.
+NonNegativeInt = Annotated[int, Field(ge=0)]
