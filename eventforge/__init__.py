@@ -1,3 +1,5 @@
 """eventforge: synthetic event logs by simulation."""
 
-__version__ = "0.1.0"
+from eventforge._version import __version__
+
+__all__ = ["__version__"]

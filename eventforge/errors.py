@@ -79,4 +79,4 @@ class OutputLockedError(SinkError):
 
 
 class DatasetIncompleteError(EventforgeError):
-    """A dataset lacks a valid ``_manifest.json``: it was not committed, or is still being written."""
+    """A dataset lacks a valid ``_manifest.json``: never committed, or still being written."""

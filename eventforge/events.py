@@ -125,7 +125,7 @@ class BatchBuilder:
         self.schema = spec.schema(metadata)
         self.replication = replication
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
-        self._start_us = int(round(start.timestamp() * 1_000_000))
+        self._start_us = round(start.timestamp() * 1_000_000)
         self._unit_us = time_unit_s * 1_000_000
         self._vocab = pa.array(list(spec.vocabulary), type=pa.string())
         self._kinds = pa.array(list(spec.rare_kinds), type=pa.string())

@@ -56,7 +56,9 @@ def parse_duration(text: str) -> float:
     """``'15m'`` -> 900.0 seconds. Raises ``ValueError`` showing the value and the form."""
     m = _DURATION_RE.match(text)
     if not m:
-        raise ValueError(f"not a duration: {text!r} (expected a number and a unit, e.g. '15m', '36h')")
+        raise ValueError(
+            f"not a duration: {text!r} (expected a number and a unit, e.g. '15m', '36h')"
+        )
     value = float(m.group(1)) * UNIT_SECONDS[m.group(2)]
     if not math.isfinite(value):
         raise ValueError(f"duration {text!r} is not finite")

@@ -5,14 +5,14 @@ A simulator is built from validated params, a ``numpy.random.Generator`` of its 
 events at a time, so memory does not grow with the horizon. It never learns where its batches go.
 
 After ``run()`` is exhausted, ``summary()`` reports the model's own final state (counts, final
-levels); ``replay(table)`` reconstructs the same figures from the written log alone. Invariant 4 of
-the event-log contract is that the two agree, and ``eventforge check`` verifies it.
+levels); ``replay(batches)`` reconstructs the same figures from the written log alone. Invariant 4
+of the event-log contract is that the two agree, and ``eventforge check`` verifies it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -82,5 +82,9 @@ class Simulator(ABC):
 
     @classmethod
     @abstractmethod
-    def replay(cls, table: pa.Table) -> Summary:
-        """The same figures as :meth:`summary`, reconstructed from one replication's log."""
+    def replay(cls, batches: Iterable[pa.RecordBatch]) -> Summary:
+        """The same figures as :meth:`summary`, reconstructed from one replication's log.
+
+        ``batches`` stream the log in ``seq`` order (with every column of the model's schema), so
+        replaying a long log needs memory for the model's state, not for the log.
+        """

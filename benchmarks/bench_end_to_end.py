@@ -1,0 +1,110 @@
+"""End-to-end figures of the `arrivals` model, each measured in this one run.
+
+1. events/s of ``eventforge.run`` (simulate + write Parquet, serial) vs pyarrow alone writing the
+   same table with the same settings (target >= 70%);
+2. peak RSS of a run at horizon H and 10H, each in a fresh process (target: within 20%);
+3. wall time of a warm ``eventforge run`` of a small scenario, as a user types it (target < 2 s).
+
+Run: ``python benchmarks/bench_end_to_end.py``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import eventforge as ef
+from eventforge.sinks.parquet import ParquetOptions, writer_options
+
+SCENARIO = "arrivals"
+BIG_HORIZON = "60d"  # about 10 M events with the built-in scenario
+
+
+def _events_per_second(tmp: Path) -> None:
+    scenario = ef.load_scenario(SCENARIO, overrides=[f"horizon={BIG_HORIZON}"], seed=1)
+    result = ef.run(scenario, tmp / "e2e", executor="serial")
+    e2e = result.rows / result.seconds
+    table = ef.read_table(result.root).drop_columns(["point"])
+    opts = ParquetOptions(
+        row_group_rows=scenario.output.row_group_rows,
+        compression=scenario.output.compression,
+        compression_level=scenario.output.compression_level,
+    )
+    schema = table.schema
+    t0 = time.perf_counter()
+    with pq.ParquetWriter(tmp / "alone.parquet", schema, **writer_options(schema, opts)) as w:
+        w.write_table(table, row_group_size=opts.row_group_rows)
+    alone = table.num_rows / (time.perf_counter() - t0)
+    size = (tmp / "alone.parquet").stat().st_size
+    print(f"end to end, {result.rows:,} events: {e2e / 1e6:.2f} M events/s")
+    print(f"pyarrow alone, same table, same settings: {alone / 1e6:.2f} M rows/s")
+    print(f"ratio end to end / pyarrow alone: {e2e / alone:.0%} (target >= 70%)")
+    print(f"bytes/event (all columns): {size / table.num_rows:.1f}")
+
+
+_RSS_PROBE = """
+import resource, sys, tempfile
+import eventforge as ef
+sc = ef.load_scenario({scenario!r}, overrides=["horizon=" + sys.argv[1]], seed=1)
+with tempfile.TemporaryDirectory() as tmp:
+    r = ef.run(sc, tmp + "/out", executor="serial")
+print(r.rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _peak_rss() -> None:
+    figures = {}
+    for horizon in ("3d", "30d"):
+        out = subprocess.run(
+            [sys.executable, "-c", _RSS_PROBE.format(scenario=SCENARIO), horizon],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        figures[horizon] = (int(out[0]), int(out[1]) / 1024)
+        print(f"peak RSS at horizon {horizon}: {figures[horizon][1]:.0f} MiB ({int(out[0]):,} events)")
+    ratio = figures["30d"][1] / figures["3d"][1]
+    print(f"peak RSS 10H / H: {ratio:.2f} (target <= 1.20)")
+
+
+def _warm_cli(tmp: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "eventforge",
+        "run",
+        SCENARIO,
+        "--set",
+        "horizon=1d",
+        "-o",
+        str(tmp / "small"),
+        "--overwrite",
+        "--quiet",
+        "--executor",
+        "serial",
+    ]
+    subprocess.run(cmd, check=True)  # warm: Numba's cache and the OS page cache
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        times.append(time.perf_counter() - t0)
+    print(f"warm `eventforge run {SCENARIO} --set horizon=1d`: best {min(times):.2f} s (target < 2 s)")
+
+
+def main() -> None:
+    """Print the three figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _events_per_second(Path(tmp))
+        _peak_rss()
+        _warm_cli(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""The public surface: explicit, sorted, documented, and free of import-time side effects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import eventforge as ef
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert list(ef.__all__) == sorted(ef.__all__)
+    for name in ef.__all__:
+        assert hasattr(ef, name), name
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in ef.__all__:
+        obj = getattr(ef, name)
+        if callable(obj):
+            assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
+
+
+def test_import_loads_no_model_and_compiles_nothing() -> None:
+    code = (
+        "import sys, eventforge\n"
+        "models = [m for m in sys.modules if m.startswith('eventforge.simulators.')]\n"
+        "assert models == ['eventforge.simulators.base'], models\n"
+        "assert 'mesa' not in sys.modules and 'simpy' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
