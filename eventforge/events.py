@@ -22,6 +22,8 @@ __all__ = [
     "EventSpec",
     "Lifecycle",
     "categorical",
+    "decoded",
+    "dictionary_counts",
 ]
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
@@ -205,3 +207,22 @@ class BatchBuilder:
         self.next_seq += n
         self.rows += n
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+def dictionary_counts(column: pa.Array | pa.ChunkedArray) -> dict[str, int]:
+    """Occurrences of each value of a dictionary column (nulls ignored), by name."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        codes = chunk.indices.fill_null(-1).to_numpy()
+        tally = np.bincount(codes[codes >= 0], minlength=len(chunk.dictionary))
+        for name, n in zip(chunk.dictionary.to_pylist(), tally.tolist(), strict=True):
+            if n:
+                counts[name] = counts.get(name, 0) + n
+    return counts
+
+
+def decoded(column: pa.Array) -> np.ndarray:
+    """A dictionary column's values as an object array of str (None where null); reading by
+    value, not by code, keeps a replay right when a sink re-encoded the dictionary."""
+    return np.asarray(column.dictionary_decode().to_numpy(zero_copy_only=False), dtype=object)

@@ -13,7 +13,8 @@ from scipy import stats
 
 from eventforge.simulators.base import RunContext
 from eventforge.simulators.monte_carlo import reference
-from eventforge.simulators.monte_carlo.arrivals import Arrivals, arrivals_events, cumulative
+from eventforge.simulators.monte_carlo.arrivals import Arrivals, arrivals_events
+from eventforge.simulators.monte_carlo.sampling import cumulative
 
 HOURS = {"time_unit_s": 3600.0}
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -82,7 +82,9 @@ def test_existing_outputs_are_protected(tmp_path: Path, capsys: pytest.CaptureFi
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
 
 
-def test_check_reports_a_tampered_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_reports_a_tampered_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "d"
     assert main(["run", "arrivals", "-o", str(out), "--set", "horizon=1d", "--quiet"]) == 0
     part = next(out.glob("point=0/rep-*.parquet"))

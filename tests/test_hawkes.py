@@ -13,8 +13,8 @@ from scipy import stats
 
 from eventforge.simulators.base import RunContext
 from eventforge.simulators.monte_carlo import reference
-from eventforge.simulators.monte_carlo.arrivals import cumulative
 from eventforge.simulators.monte_carlo.hawkes import Hawkes, hawkes_clusters
+from eventforge.simulators.monte_carlo.sampling import cumulative
 
 HOURS = {"time_unit_s": 3600.0}
 

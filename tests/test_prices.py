@@ -75,7 +75,7 @@ def last_ticks(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_gbm_mean_and_lognormal_law() -> None:
-    mu, sigma, k = 0.1 / 24, 0.2 / math.sqrt(24), 2000  # mu T = 0.1, sigma^2 T = 0.04 at T = 24
+    mu, sigma, k = 0.1 / 24, 0.5 / math.sqrt(24), 2000  # mu T = 0.1, sigma^2 T = 0.25 at T = 24
     _, _, table = run(gbm(k, mu, sigma, 2.0))
     t, s = last_ticks(table)
     assert t.shape[0] == k

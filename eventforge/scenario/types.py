@@ -6,6 +6,7 @@ file is a contract, so every model here is strict, finite and closed to unknown 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
@@ -17,7 +18,11 @@ __all__ = [
     "PositiveInt",
     "Probability",
     "StrictModel",
+    "check_distribution",
 ]
+
+#: How far from 1 a list of probabilities may sum (rounding of decimal inputs).
+_SUM_TOLERANCE = 1e-9
 
 
 class StrictModel(BaseModel):
@@ -36,3 +41,11 @@ NonNegativeFloat = Annotated[FiniteFloat, Field(ge=0.0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 #: An int >= 0.
 NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+def check_distribution(probabilities: dict[str, float], what: str) -> None:
+    """Raise ``ValueError`` unless ``probabilities`` is non-empty and sums to 1."""
+    total = math.fsum(probabilities.values())
+    if not probabilities or abs(total - 1.0) > _SUM_TOLERANCE:
+        shown = ", ".join(f"{k}={v:g}" for k, v in probabilities.items())
+        raise ValueError(f"{what} probabilities must sum to 1 (got {total:.12g}: {shown})")

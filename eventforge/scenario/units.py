@@ -2,7 +2,8 @@
 
 Simulators work in plain floats in the scenario's time unit (``time_unit``, default hours), so
 conversion happens once, at validation: the pydantic types below read the time unit from the
-validation context (``{"time_unit_s": seconds}``) that :func:`eventforge.scenario.load` passes.
+validation context (``{"time_unit_s": seconds}``) that
+:func:`eventforge.scenario.load_scenario` passes.
 A bare number is already in the scenario's time unit (a duration) or per time unit (a rate).
 """
 

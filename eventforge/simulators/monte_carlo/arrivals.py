@@ -35,22 +35,21 @@ import numpy as np
 import pyarrow as pa
 from pydantic import AfterValidator, Field, FiniteFloat, StringConstraints, field_validator
 
-from eventforge.events import EventSpec, Lifecycle, categorical
+from eventforge.events import EventSpec, Lifecycle, categorical, dictionary_counts
 from eventforge.scenario.types import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
     Probability,
     StrictModel,
+    check_distribution,
 )
 from eventforge.scenario.units import Duration, NonNegativeDuration, NonNegativeRate, Rate
 from eventforge.simulators.base import Simulator, Summary
 from eventforge.simulators.monte_carlo import kernels
+from eventforge.simulators.monte_carlo.sampling import cumulative
 
 __all__ = ["Arrivals", "ArrivalsParams", "ArrivalsRareEvents", "arrivals_events"]
-
-#: Probabilities given in a file are decimals: they must sum to 1 up to this rounding slack.
-_SUM_TOLERANCE = 1e-9
 
 Name = Annotated[str, StringConstraints(min_length=1)]
 
@@ -71,14 +70,6 @@ def _profile(length: int, what: str) -> object:
 
 
 Profile = Annotated[list[NonNegativeFloat], AfterValidator(_not_all_zero)]
-
-
-def check_distribution(probabilities: dict[str, float], what: str) -> None:
-    """Raise ``ValueError`` unless ``probabilities`` is non-empty and sums to 1."""
-    total = math.fsum(probabilities.values())
-    if not probabilities or abs(total - 1.0) > _SUM_TOLERANCE:
-        shown = ", ".join(f"{k}={v:g}" for k, v in probabilities.items())
-        raise ValueError(f"{what} probabilities must sum to 1 (got {total:.12g}: {shown})")
 
 
 class EventType(StrictModel):
@@ -208,28 +199,6 @@ def arrivals_events(
         f64(channel_cum),
         rng,
     )
-
-
-def cumulative(weights: np.ndarray) -> np.ndarray:
-    """Normalised cumulative weights ending with exactly 1.0 (so a uniform draw in [0, 1)
-    always picks a valid index)."""
-    cum = np.cumsum(np.asarray(weights, dtype=np.float64))
-    cum /= cum[-1]
-    cum[-1] = 1.0
-    return cum
-
-
-def dictionary_counts(column: pa.Array | pa.ChunkedArray) -> dict[str, int]:
-    """Occurrences of each value of a dictionary column (nulls ignored), by name."""
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    counts: dict[str, int] = {}
-    for chunk in chunks:
-        codes = chunk.indices.fill_null(-1).to_numpy()
-        tally = np.bincount(codes[codes >= 0], minlength=len(chunk.dictionary))
-        for name, n in zip(chunk.dictionary.to_pylist(), tally.tolist(), strict=True):
-            if n:
-                counts[name] = counts.get(name, 0) + n
-    return counts
 
 
 def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,23 +30,20 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, FiniteFloat, ValidationInfo, field_validator
 
-from eventforge.events import EventSpec, categorical
+from eventforge.events import EventSpec, categorical, dictionary_counts
 from eventforge.scenario.types import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
     Probability,
     StrictModel,
+    check_distribution,
 )
 from eventforge.scenario.units import Duration, Rate
 from eventforge.simulators.base import Simulator, Summary
 from eventforge.simulators.monte_carlo import kernels
-from eventforge.simulators.monte_carlo.arrivals import (
-    Name,
-    check_distribution,
-    cumulative,
-    dictionary_counts,
-)
+from eventforge.simulators.monte_carlo.arrivals import Name
+from eventforge.simulators.monte_carlo.sampling import cumulative
 
 __all__ = ["Hawkes", "HawkesParams", "HawkesRareEvents", "hawkes_clusters"]
 

@@ -221,7 +221,7 @@ def prices_regimes(
         if n == times.shape[0]:
             times = _grown(times, 2 * n)
             regimes = _grown(regimes, 2 * n)
-        regime = np.searchsorted(jump_cum[regime], rng.random(), side="right")
+        regime = int(np.searchsorted(jump_cum[regime], rng.random(), side="right"))
         times[n] = next_switch
         regimes[n] = regime
         n += 1

@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, FiniteFloat, StringConstraints, model_validator
 
-from eventforge.events import EventSpec, categorical
+from eventforge.events import EventSpec, categorical, decoded
 from eventforge.scenario.types import NonNegativeFloat, PositiveFloat, Probability, StrictModel
 from eventforge.scenario.units import Duration, NonNegativeDuration, NonNegativeRate, Rate
 from eventforge.simulators.base import Simulator, Summary
@@ -410,16 +410,17 @@ class Prices(Simulator):
 
     def summary(self) -> Summary:
         """Event counts, crash-labelled events, volume, ticks and last traded price per symbol
-        that ticked, and ``final_regime.<name>: 1`` for the regime at the horizon, all as the
-        model tracked them."""
+        that ticked, and ``final_regime.<name>: 1`` for the regime at the horizon (if the log is
+        not empty), all as the model tracked them."""
         out: Summary = {
             "events.tick": int(self._counts[_TICK]),
             "events.jump": int(self._counts[_JUMP]),
             "events.regime_change": int(self._counts[_REGIME]),
             "rare.crash": self._crash,
             "volume": self._volume,
-            f"final_regime.{self._regimes[self._regime]}": 1,
         }
+        if self.builder.rows:  # every switch is an event: the regime after the last one
+            out[f"final_regime.{self._regimes[self._regime]}"] = 1
         for i, symbol in enumerate(self._symbols):
             if self._ticks[i]:
                 out[f"ticks.{symbol}"] = int(self._ticks[i])
@@ -472,9 +473,3 @@ class Prices(Simulator):
             out[f"ticks.{symbol}"] = ticks[symbol]
             out[f"last_price.{symbol}"] = last[symbol]
         return out
-
-
-def decoded(column: pa.Array) -> np.ndarray:
-    """A dictionary column's values as an object array of str (None where null); reading by
-    value, not by code, keeps a replay right when a sink re-encoded the dictionary."""
-    return np.asarray(column.dictionary_decode().to_numpy(zero_copy_only=False), dtype=object)

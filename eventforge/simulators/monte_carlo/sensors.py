@@ -40,12 +40,11 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, FiniteFloat, StringConstraints, model_validator
 
-from eventforge.events import EventSpec, Lifecycle, categorical
+from eventforge.events import EventSpec, Lifecycle, categorical, decoded
 from eventforge.scenario.types import NonNegativeFloat, PositiveFloat, PositiveInt, StrictModel
 from eventforge.scenario.units import Duration, NonNegativeRate
 from eventforge.simulators.base import Simulator, Summary
 from eventforge.simulators.monte_carlo import kernels
-from eventforge.simulators.monte_carlo.prices import decoded
 
 __all__ = ["Sensors", "SensorsParams", "SensorsRareEvents", "sensors_block"]
 
@@ -328,8 +327,8 @@ class Sensors(Simulator):
         """The summary recomputed from the log: counts by ``event`` and ``rare_kind``, and each
         sensor's running fault from its ``fault_start`` / ``fault_end`` events."""
         out: Summary = {f"events.{e}": 0 for e in cls.spec.vocabulary}
-        for kind in FAULT_KINDS:
-            out[f"faults.{kind}"] = out[f"rare_readings.{kind}"] = 0
+        for name in FAULT_KINDS:
+            out[f"faults.{name}"] = out[f"rare_readings.{name}"] = 0
         running: dict[int, str] = {}
         for batch in batches:
             if batch.num_rows == 0:
