@@ -17,7 +17,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from test_sink_parquet import SPEC, make_batches  # tests/ is on sys.path under pytest
 
 from eventforge.dataset import (
     LOCK,
@@ -30,6 +29,7 @@ from eventforge.dataset import (
 )
 from eventforge.errors import DatasetIncompleteError, OutputLockedError, SinkError, UsageError
 from eventforge.sinks import ParquetOptions, ParquetPartSink, PartInfo
+from tests.test_sink_parquet import SPEC, make_batches
 
 PLAN_DATA = {"points": 2, "replications": 2}
 HEADER = {"eventforge_version": "0.1.0", "scenario": "demo"}
