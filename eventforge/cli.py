@@ -118,8 +118,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         rate = result.rows / result.seconds if result.seconds > 0 else 0.0
         reused = f", {result.reused} reused" if result.reused else ""
+        parts = f"{len(result.parts)} part{'s' if len(result.parts) != 1 else ''}"
         print(
-            f"wrote {result.rows:,} events in {len(result.parts)} parts{reused} to {result.root} "
+            f"wrote {result.rows:,} events in {parts}{reused} to {result.root} "
             f"({result.seconds:.2f} s, {rate:,.0f} events/s, seed {scenario.seed})"
         )
     return 0

@@ -98,6 +98,43 @@ def _parquet_options(scenario: Scenario) -> ParquetOptions:
     )
 
 
+class _WriterThread:
+    """Feeds a sink from a second thread, so Parquet encoding overlaps simulation.
+
+    Numba kernels (``nogil``) and pyarrow's encoders release the GIL, so on two cores the two
+    halves of a task run side by side. The queue is short: memory stays a few batches, and the
+    order of batches, hence the bytes written, is that of the simulator.
+    """
+
+    def __init__(self, sink: Sink, depth: int = 2) -> None:
+        self._sink = sink
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="eventforge-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:  # after a failure, drain so the producer never blocks
+                try:
+                    self._sink.write(batch)
+                except BaseException as exc:
+                    self._error = exc
+
+    def put(self, batch: pa.RecordBatch) -> None:
+        """Queue a batch; re-raises a write error of an earlier batch here."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        """Wait until every queued batch is written; re-raises a write error."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def _simulate_into(
     scenario: Scenario, task: Task, sink: Sink, report: ProgressCallback
 ) -> PartInfo:
@@ -113,13 +150,17 @@ def _simulate_into(
     sim = cls(point.params, point.rare_events, task_rng(scenario.seed, task), ctx)
     sink.open(sim.builder.schema)
     done = 0.0  # fraction of this task's horizon simulated so far
+    writer = _WriterThread(sink)
     try:
-        for batch in sim.run():
-            sink.write(batch)
-            if batch.num_rows:
-                now = min(float(batch.column("time")[-1].as_py()) / scenario.horizon, 1.0)
-                report(batch.num_rows, max(now - done, 0.0))
-                done = max(done, now)
+        try:
+            for batch in sim.run():
+                writer.put(batch)
+                if batch.num_rows:
+                    now = min(float(batch.column("time")[-1].as_py()) / scenario.horizon, 1.0)
+                    report(batch.num_rows, max(now - done, 0.0))
+                    done = max(done, now)
+        finally:
+            writer.close()
         info = sink.commit(sim.summary())
     except BaseException:
         sink.abort()

@@ -103,6 +103,39 @@ def test_failing_simulator_leaves_no_manifest_and_no_part(
         ef.open_dataset(tmp_path / "d")
 
 
+class _FailingSink:
+    """A sink whose second write fails, as a full disk would."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+        self.aborted = False
+        self.committed = False
+
+    def open(self, schema: object) -> None:
+        pass
+
+    def write(self, batch: object) -> None:
+        self.writes += 1
+        if self.writes == 2:
+            raise OSError("no space left on device")
+
+    def commit(self, summary: object) -> None:
+        self.committed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_a_write_error_on_the_writer_thread_reaches_the_caller() -> None:
+    from eventforge.runner import _simulate_into
+
+    sc = ef.load_scenario("arrivals", overrides=["horizon=20d"], seed=1)
+    sink = _FailingSink()
+    with pytest.raises(OSError, match="no space"):
+        _simulate_into(sc, Task(0, 0), sink, lambda n, f: None)  # type: ignore[arg-type]
+    assert sink.aborted and not sink.committed
+
+
 KILL_ARGS = ["--set", "horizon=20d", "--replications", "6", "--seed", "9", "--quiet"]
 
 
