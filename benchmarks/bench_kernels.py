@@ -30,12 +30,13 @@ def _best_of(fn: Callable[[np.random.Generator], object], repeats: int) -> float
 def case_arrivals_events() -> Case:
     """A week of hourly pieces, ~10^5 events over 20,000 entities, with exponential growth."""
     from eventforge.simulators.monte_carlo import reference
-    from eventforge.simulators.monte_carlo.arrivals import arrivals_events, cumulative
+    from eventforge.simulators.monte_carlo.arrivals import arrivals_events
+    from eventforge.simulators.monte_carlo.sampling import alias_table, cumulative
 
     edges = np.arange(169, dtype=np.float64)
     mean = 600.0 * (1.0 + 0.8 * np.sin(2 * np.pi * edges[:-1] / 24.0))
     weights = np.random.default_rng(0).gamma(1.0, 1.0, size=20_000)
-    args = (edges[:-1], edges[1:], mean, 0.001, cumulative(weights))
+    args = (edges[:-1], edges[1:], mean, 0.001, *alias_table(weights))
     marks = (cumulative(np.array([0.6, 0.3, 0.1])), np.log([10.0, 40.0, 25.0]))
     marks += (np.array([0.8, 0.5, 1.2]), cumulative(np.array([0.6, 0.3, 0.1])))
     return (
@@ -51,8 +52,8 @@ def case_arrivals_events() -> Case:
 def case_hawkes_clusters() -> Case:
     """Clusters of ~10^4 immigrants over 2,000 streams, n = 0.8 (~5 x 10^4 events)."""
     from eventforge.simulators.monte_carlo import reference
-    from eventforge.simulators.monte_carlo.arrivals import cumulative
     from eventforge.simulators.monte_carlo.hawkes import hawkes_clusters
+    from eventforge.simulators.monte_carlo.sampling import cumulative
 
     streams = cumulative(np.random.default_rng(0).gamma(2.0, 0.5, size=2_000))
     args = (0.0, 30.0, 1e9, streams, 2_000 / 6.0, 0.8, 1.0 / 6.0, 0.1, False)

@@ -14,7 +14,7 @@ from scipy import stats
 from eventforge.simulators.base import RunContext
 from eventforge.simulators.monte_carlo import reference
 from eventforge.simulators.monte_carlo.arrivals import Arrivals, arrivals_events
-from eventforge.simulators.monte_carlo.sampling import cumulative
+from eventforge.simulators.monte_carlo.sampling import alias_table, cumulative
 
 HOURS = {"time_unit_s": 3600.0}
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,23 +61,93 @@ def table(batches: list[pa.RecordBatch]) -> dict[str, np.ndarray]:
     return out
 
 
+def marks() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Type and channel arguments of the kernel: three types, two channels."""
+    type_cum = cumulative(np.array([0.5, 0.3, 0.2]))
+    mu, sigma = np.log([5.0, 20.0, 100.0]), np.array([0.5, 1.0, 0.0])
+    return type_cum, mu, sigma, cumulative(np.array([0.7, 0.3]))
+
+
 def test_kernel_matches_reference() -> None:
     piece_start = np.array([0.0, 0.5, 1.0, 2.5])
     piece_end = np.array([0.5, 1.0, 2.5, 3.0])
     piece_mean = np.array([40.0, 0.0, 300.0, 7.5])
-    entity_cum = cumulative(np.random.default_rng(0).gamma(2.0, 0.5, size=50))
-    type_cum = cumulative(np.array([0.5, 0.3, 0.2]))
-    mu, sigma = np.log([5.0, 20.0, 100.0]), np.array([0.5, 1.0, 0.0])
-    channel_cum = cumulative(np.array([0.7, 0.3]))
+    table = alias_table(np.random.default_rng(0).gamma(2.0, 0.5, size=50))
     for growth in (0.0, 0.3):
-        args = (piece_start, piece_end, piece_mean, growth, entity_cum, type_cum, mu, sigma)
-        got = arrivals_events(*args, channel_cum, np.random.default_rng(7))
-        want = reference.arrivals_events(*args, channel_cum, np.random.default_rng(7))
+        args = (piece_start, piece_end, piece_mean, growth, *table, *marks())
+        got = arrivals_events(*args, np.random.default_rng(7))
+        want = reference.arrivals_events(*args, np.random.default_rng(7))
         assert len(got[0]) > 300
         np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
         for g, w in zip(got[1:5], want[1:5], strict=True):
             np.testing.assert_array_equal(g, w)
         np.testing.assert_allclose(got[5], want[5], rtol=1e-13)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000])
+def test_alias_table_implies_the_weights(n: int) -> None:
+    # Exact property of a table: category i is drawn with probability (prob[i] + the sum of
+    # (1 - prob[j]) over the columns j aliased to i) / n, which must be the normalised weight.
+    rng = np.random.default_rng(n)
+    weights = rng.gamma(0.3, 1.0, size=n) * (rng.random(n) < 0.8)  # skewed, some zeros
+    weights[rng.integers(n)] = 50.0 * max(1.0, weights.max())  # a dominant one
+    prob, alias = alias_table(weights)
+    assert prob.shape == alias.shape == (n,) and alias.dtype == np.int64
+    assert ((prob >= 0) & (prob <= 1)).all() and ((alias >= 0) & (alias < n)).all()
+    implied = prob.copy()
+    np.add.at(implied, alias, 1.0 - prob)
+    implied /= n
+    np.testing.assert_allclose(implied, weights / weights.sum(), rtol=0, atol=1e-12)
+    assert (implied[weights == 0] == 0).all()
+    # Equal weights need no aliasing at all.
+    np.testing.assert_array_equal(alias_table(np.full(n, 2.5))[0], np.ones(n))
+
+
+def test_alias_table_rejects_bad_weights() -> None:
+    for bad in ([], [0.0, 0.0], [1.0, -0.1], [1.0, np.nan], [[1.0]]):
+        with pytest.raises(ValueError, match="alias_table needs"):
+            alias_table(np.array(bad))
+
+
+def test_kernel_entities_follow_the_activity_weights() -> None:
+    # One piece of ~2 x 10^5 events: entity counts against their expected shares by a
+    # chi-square test at a fixed seed (zero-weight entities left out of it: never drawn).
+    weights = np.random.default_rng(3).gamma(0.5, 1.0, size=60)
+    weights[[4, 17, 59]] = 0.0
+    args = (np.array([0.0]), np.array([1.0]), np.array([2e5]), 0.0, *alias_table(weights))
+    entity = arrivals_events(*args, *marks(), np.random.default_rng(11))[2]
+    counts = np.bincount(entity, minlength=60)
+    assert counts[weights == 0].sum() == 0
+    expected = len(entity) * weights / weights.sum()
+    assert stats.chisquare(counts[weights > 0], expected[weights > 0]).pvalue > 1e-3
+
+
+def test_kernel_times_are_sorted_inside_their_pieces() -> None:
+    # Pieces of very different widths, one far from 0 where its width is a few ulps (times
+    # must round into it, not onto its end), growth of either sign.
+    edges = np.array([0.0, 0.5, 0.5 + 1e-9, 2.0, 10.0])
+    starts = np.append(edges[:-1], 1e9)
+    ends = np.append(edges[1:], 1e9 + 1e-6)
+    mean = np.array([50.0, 5.0, 500.0, 200.0, 300.0])
+    table = alias_table(np.ones(10))
+    for growth in (0.0, 0.7, -0.7):
+        args = (starts, ends, mean, growth, *table, *marks())
+        time, piece = arrivals_events(*args, np.random.default_rng(5))[:2]
+        assert len(time) > 700
+        assert (np.diff(piece) >= 0).all() and (np.diff(time) >= 0).all()
+        assert ((starts[piece] <= time) & (time < ends[piece])).all()
+
+
+@pytest.mark.parametrize("growth", [0.0, 0.8, -1.5])
+def test_kernel_times_follow_the_intensity_within_a_piece(growth: float) -> None:
+    # Window counts above only see whole pieces; inside one the times (pooled over its
+    # sorted draws) must have the CDF F(t) = expm1(g (t - a)) / expm1(g span), t - a for
+    # g = 0 on a unit piece. Kolmogorov-Smirnov test at a fixed seed.
+    piece = (np.array([3.0]), np.array([4.0]), np.array([20_000.0]))
+    args = (*piece, growth, *alias_table(np.ones(1)), *marks())
+    time = arrivals_events(*args, np.random.default_rng(8))[0] - 3.0
+    cdf = (lambda x: x) if growth == 0.0 else (lambda x: np.expm1(growth * x) / np.expm1(growth))
+    assert stats.kstest(time, cdf).pvalue > 1e-3
 
 
 def test_window_counts_are_poisson() -> None:

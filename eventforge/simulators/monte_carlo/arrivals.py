@@ -12,8 +12,9 @@ first) are normalised to mean 1, read in UTC wall-clock time from the scenario's
 multipliers of the active flash crowds, and 0 inside an outage.
 
 Simulation is exact: the intensity is ``c_k * exp(g t)`` on pieces cut at every wall-clock hour
-and episode boundary, so per piece a Poisson count and times by inverse CDF (kernel
-:func:`kernels.arrivals_events`); entities are drawn by activity weight (Poisson splitting).
+and episode boundary, so per piece a Poisson count and sorted times by inverse CDF (kernel
+:func:`kernels.arrivals_events`); entities are drawn by activity weight (Poisson splitting)
+from an alias table.
 Time advances a week at a time, cut into batches of about ``batch_events`` expected events.
 
 Log conventions: entity events are ``arrival`` with ``event_type``, ``channel`` and ``amount``
@@ -47,7 +48,7 @@ from eventforge.scenario.types import (
 from eventforge.scenario.units import Duration, NonNegativeDuration, NonNegativeRate, Rate
 from eventforge.simulators.base import Simulator, Summary
 from eventforge.simulators.monte_carlo import kernels
-from eventforge.simulators.monte_carlo.sampling import cumulative
+from eventforge.simulators.monte_carlo.sampling import alias_table, cumulative
 
 __all__ = ["Arrivals", "ArrivalsParams", "ArrivalsRareEvents", "arrivals_events"]
 
@@ -175,7 +176,8 @@ def arrivals_events(
     piece_end: np.ndarray,
     piece_mean: np.ndarray,
     growth: float,
-    entity_cum: np.ndarray,
+    entity_prob: np.ndarray,
+    entity_alias: np.ndarray,
     type_cum: np.ndarray,
     type_log_median: np.ndarray,
     type_sigma: np.ndarray,
@@ -192,7 +194,8 @@ def arrivals_events(
         f64(piece_end),
         f64(piece_mean),
         float(growth),
-        f64(entity_cum),
+        f64(entity_prob),
+        np.ascontiguousarray(entity_alias, dtype=np.int64),
         f64(type_cum),
         f64(type_log_median),
         f64(type_sigma),
@@ -269,7 +272,8 @@ class Arrivals(Simulator):
         else:
             activity = np.ones(p.entities)
         self._total_rate = p.rate * float(activity.sum())
-        entity_cum = cumulative(activity)
+        # An alias table: O(1) entity draws, whatever the population (see alias_table).
+        entity_prob, entity_alias = alias_table(activity)
         names = list(p.types)
         type_cum = cumulative(np.array([p.types[n].probability for n in names]))
         type_mu = np.log([p.types[n].median_amount for n in names])
@@ -303,8 +307,8 @@ class Arrivals(Simulator):
             for idx in np.split(np.arange(len(ps)), cuts):
                 ga, gb = ps[idx[0]], pe[idx[-1]]
                 t, piece, ent, etype, chan, amount = arrivals_events(
-                    ps[idx], pe[idx], mean[idx], self._growth, entity_cum, type_cum,
-                    type_mu, type_sigma, channel_cum, rng,
+                    ps[idx], pe[idx], mean[idx], self._growth, entity_prob, entity_alias,
+                    type_cum, type_mu, type_sigma, channel_cum, rng,
                 )  # fmt: skip
                 sys_t, sys_e = self._system_events(ga, gb, horizon)
                 n, m = len(t), len(sys_t)

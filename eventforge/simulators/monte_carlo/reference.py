@@ -20,36 +20,62 @@ def _pick(cum: np.ndarray, u: float) -> int:
     return bisect.bisect_right(cum, u)
 
 
+def _alias_pick(prob: np.ndarray, alias: np.ndarray, u: float) -> int:
+    """A categorical draw from a Walker alias table (see ``sampling.alias_table``): column
+    ``int(u * n)`` (``u * n`` can round up to ``n``), kept with probability ``prob``."""
+    n = len(prob)
+    x = u * n
+    k = min(int(x), n - 1)
+    return k if x - k < prob[k] else int(alias[k])
+
+
+def _sorted_uniforms(n: int, rng: np.random.Generator) -> list[float]:
+    """``n`` sorted uniforms on (0, 1) from ``n + 1`` exponentials (Renyi's representation:
+    partial sums over the full sum), drawn in the kernel's order."""
+    sums, s = [], 0.0
+    for _ in range(n + 1):
+        s += rng.standard_exponential()
+        sums.append(s)
+    return [x / s for x in sums[:-1]]
+
+
 def arrivals_events(
     piece_start: np.ndarray,
     piece_end: np.ndarray,
     piece_mean: np.ndarray,
     growth: float,
-    entity_cum: np.ndarray,
+    entity_prob: np.ndarray,
+    entity_alias: np.ndarray,
     type_cum: np.ndarray,
     type_log_median: np.ndarray,
     type_sigma: np.ndarray,
     channel_cum: np.ndarray,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Reference of :func:`kernels.arrivals_events`: lists and scalar draws."""
+    """Reference of :func:`kernels.arrivals_events`: lists and scalar draws, in the kernel's
+    order (all counts; per piece its times; all entities; per event type, amount, channel)."""
     counts = [int(rng.poisson(lam)) for lam in piece_mean]
     times: list[float] = []
     pieces: list[int] = []
     for k, n in enumerate(counts):
+        if n == 0:
+            continue
         a, b = float(piece_start[k]), float(piece_end[k])
-        draws = []
-        for _ in range(n):
-            u = rng.random()
+        prev = a
+        for v in _sorted_uniforms(n, rng):
             if growth == 0.0:
-                draws.append(a + u * (b - a))
+                t = a + v * (b - a)
             else:
-                draws.append(a + math.log1p(u * math.expm1(growth * (b - a))) / growth)
-        times.extend(sorted(draws))
+                t = a + math.log1p(v * math.expm1(growth * (b - a))) / growth
+            # As the kernel: rounding must not reach b or step back.
+            t = min(max(t, prev), math.nextafter(b, -math.inf))
+            times.append(t)
+            prev = t
         pieces.extend([k] * n)
-    entity, etype, channel, amount = [], [], [], []
+    entity_u = [rng.random() for _ in times]
+    entity = [_alias_pick(entity_prob, entity_alias, u) for u in entity_u]
+    etype, channel, amount = [], [], []
     for _ in times:
-        entity.append(_pick(entity_cum, rng.random()))
         t = _pick(type_cum, rng.random())
         etype.append(t)
         amount.append(rng.lognormal(type_log_median[t], type_sigma[t]))
