@@ -37,8 +37,10 @@ class RunContext:
     start: datetime
     time_unit_s: float
     replication: int
-    #: Target number of events per yielded batch (memory is bounded by a few of these).
-    batch_events: int = 65_536
+    #: Target number of events per yielded batch (memory is bounded by a few of these). As large
+    #: as a row group: smaller batches cost more Python per event on both sides of the writer
+    #: thread, and measured 25% slower end to end (benchmarks/bench_end_to_end.py).
+    batch_events: int = 262_144
 
 
 class NoRareEvents(StrictModel):

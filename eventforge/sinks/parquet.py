@@ -15,6 +15,7 @@ chosen per column from its Arrow type by :func:`column_encodings`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -146,6 +147,62 @@ def _plain_summary(summary: Mapping[str, float | int]) -> dict[str, float | int]
     return plain
 
 
+class _HashingFile:
+    """The part's file as pyarrow writes it: hashed, counted and flushed to disk as it grows.
+
+    Parquet is written front to back with no seeks, so the SHA-256 of the manifest is computed on
+    the way (on the writer thread, overlapping simulation) instead of by re-reading the file at
+    commit, and ``fdatasync`` every 64 MiB spreads the cost of durability over the run. pyarrow
+    reaches this object through a large native buffer (:meth:`stream`): Parquet issues thousands
+    of tiny writes (page headers), and each call into Python would have to take the GIL.
+    """
+
+    _SYNC_EVERY = 64 << 20
+    _BUFFER = 8 << 20
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "xb")  # noqa: SIM115 - closed by close(), owned by the sink
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self._unsynced = 0
+        #: The hex SHA-256 of everything written, once closed.
+        self.sha256 = ""
+
+    def stream(self) -> pa.NativeFile:
+        """A buffered native stream over this file; closing it closes (and fsyncs) the file."""
+        return pa.BufferedOutputStream(pa.PythonFile(self, mode="w"), buffer_size=self._BUFFER)
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def write(self, data: bytes | memoryview) -> int:
+        n = self._file.write(data)
+        self._digest.update(data)
+        self.size += n
+        self._unsynced += n
+        if self._unsynced >= self._SYNC_EVERY:
+            self._file.flush()
+            os.fdatasync(self._file.fileno())
+            self._unsynced = 0
+        return n
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        """Flush, fsync and close (idempotent); sets :attr:`sha256`."""
+        if self._file.closed:
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self.sha256 = self._digest.hexdigest()
+
+
 class ParquetPartSink(SinkLifecycle):
     """Streams one part to ``root/point=P/rep-RRRRR.parquet``; implements :class:`Sink`.
 
@@ -178,6 +235,8 @@ class ParquetPartSink(SinkLifecycle):
         self._state = "new"  # new -> open -> committed | aborted
         self._schema: pa.Schema | None = None
         self._writer: pq.ParquetWriter | None = None
+        self._file: _HashingFile | None = None
+        self._stream: pa.NativeFile | None = None
         self._buffer: list[pa.RecordBatch] = []
         self._buffered = 0
 
@@ -193,8 +252,10 @@ class ParquetPartSink(SinkLifecycle):
             metadata.update({k.encode(): v.encode() for k, v in self.metadata.items()})
             file_schema = schema.with_metadata(metadata)
             self._schema = schema
+            self._file = _HashingFile(self.tmp_path)
+            self._stream = self._file.stream()
             self._writer = pq.ParquetWriter(
-                self.tmp_path, file_schema, **writer_options(schema, self.options)
+                self._stream, file_schema, **writer_options(schema, self.options)
             )
         except BaseException:
             self.abort()
@@ -257,7 +318,9 @@ class ParquetPartSink(SinkLifecycle):
             )
             self._writer.close()
             self._writer = None
-            sha256, size = hash_file(self.tmp_path, fsync=True)
+            assert self._stream is not None and self._file is not None
+            self._stream.close()  # flushes the buffer, then closes and fsyncs the file
+            sha256, size = self._file.sha256, self._file.size
             os.replace(self.tmp_path, self.path)
             fsync_dir(self.path.parent)
         except BaseException:
@@ -280,13 +343,15 @@ class ParquetPartSink(SinkLifecycle):
             return
         self._state = "aborted"
         writer, self._writer = self._writer, None
+        stream, self._stream, self._file = self._stream, None, None
         self._buffer, self._buffered = [], 0
-        if writer is not None:
-            # Closing writes a valid footer to a file deleted just below; closing now rather than
-            # in pyarrow's __del__ keeps that out of garbage collection. A close that fails (the
-            # disk that failed the write) must not hide the error that brought us here.
-            with contextlib.suppress(Exception):
-                writer.close()
+        # Closing writes a valid footer to a file deleted just below; closing now rather than in
+        # pyarrow's __del__ keeps that out of garbage collection. A close that fails (the disk
+        # that failed the write) must not hide the error that brought us here.
+        for handle in (writer, stream):
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
         self.tmp_path.unlink(missing_ok=True)
 
 
