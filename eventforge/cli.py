@@ -192,7 +192,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"{args.dataset}: incomplete: {exc}", file=sys.stderr)
         return 1
     if report.ok:
-        print(f"{args.dataset}: ok ({report.parts} parts, {report.rows:,} events, 4 invariants)")
+        parts = f"{report.parts} part{'s' if report.parts != 1 else ''}"
+        print(f"{args.dataset}: ok ({parts}, {report.rows:,} events, 4 invariants)")
         return 0
     for line in report.lines():
         print(line)
