@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import math
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -17,10 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from scipy import stats
 
-from eventforge.scenario.units import parse_duration, time_unit_seconds
 from eventforge.simulators.base import RunContext
 from eventforge.simulators.monte_carlo import reference
 from eventforge.simulators.monte_carlo.prices import (
@@ -33,7 +30,6 @@ from eventforge.simulators.monte_carlo.prices import (
 
 CTX = {"time_unit_s": 3600.0}
 START = datetime(2026, 1, 1, tzinfo=UTC)
-SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "prices.yaml"
 
 
 def run(
@@ -337,27 +333,3 @@ def test_inconsistent_params_are_refused(change: dict, message: str) -> None:
 def test_rare_events_threshold_must_be_negative() -> None:
     with pytest.raises(ValidationError, match=r"jump_threshold"):
         Prices.RareEvents.model_validate({"jump_threshold": 0.05}, context=CTX)
-
-
-def test_builtin_scenario_validates_and_runs() -> None:
-    doc = YAML(typ="safe").load(SCENARIO.read_text())
-    assert doc["model"] == "prices"
-    assert set(doc) <= {"name", "description", "model", "seed", "replications", "start"} | {
-        "time_unit", "horizon", "params", "rare_events", "output"
-    }  # fmt: skip
-    unit_s = time_unit_seconds(doc.get("time_unit", "h"))
-    ctx = {"time_unit_s": unit_s}
-    sim = Prices(
-        Prices.Params.model_validate(doc["params"], context=ctx),
-        Prices.RareEvents.model_validate(doc["rare_events"], context=ctx),
-        np.random.default_rng(doc["seed"]),
-        RunContext(
-            horizon=parse_duration("6h") / unit_s,  # a short slice of the scenario
-            start=datetime.fromisoformat(doc["start"]),
-            time_unit_s=unit_s,
-            replication=0,
-        ),
-    )
-    rows = sum(b.num_rows for b in sim.run())
-    assert rows > 1000
-    assert sim.summary()["events.tick"] > 0

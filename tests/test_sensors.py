@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import math
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,9 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 
-from eventforge.scenario.units import parse_duration, time_unit_seconds
 from eventforge.simulators.base import RunContext
 from eventforge.simulators.monte_carlo import reference
 from eventforge.simulators.monte_carlo.sensors import (
@@ -33,7 +30,6 @@ from eventforge.simulators.monte_carlo.sensors import (
 
 CTX = {"time_unit_s": 3600.0}
 START = datetime(2026, 1, 1, 6, 30, tzinfo=UTC)
-SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "sensors.yaml"
 
 
 def run(
@@ -334,27 +330,3 @@ def test_invalid_params_name_the_field(where: tuple, value: object, loc: str) ->
 def test_invalid_faults_name_the_field(faults: dict, loc: str) -> None:
     with pytest.raises(ValidationError, match=loc):
         Sensors.RareEvents.model_validate(faults, context=CTX)
-
-
-def test_builtin_scenario_validates_and_runs() -> None:
-    doc = YAML(typ="safe").load(SCENARIO.read_text())
-    assert doc["model"] == "sensors"
-    assert set(doc) <= {"name", "description", "model", "seed", "replications", "start"} | {
-        "time_unit", "horizon", "params", "rare_events", "output"
-    }  # fmt: skip
-    unit_s = time_unit_seconds(doc.get("time_unit", "h"))
-    ctx = {"time_unit_s": unit_s}
-    sim = Sensors(
-        Sensors.Params.model_validate(doc["params"], context=ctx),
-        Sensors.RareEvents.model_validate(doc["rare_events"], context=ctx),
-        np.random.default_rng(doc["seed"]),
-        RunContext(
-            horizon=parse_duration("2h") / unit_s,  # a short slice of the scenario
-            start=datetime.fromisoformat(doc["start"]),
-            time_unit_s=unit_s,
-            replication=0,
-        ),
-    )
-    rows = sum(b.num_rows for b in sim.run())
-    assert rows > 1000
-    assert sim.summary()["events.reading"] > 0
