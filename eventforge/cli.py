@@ -27,7 +27,7 @@ examples:
   eventforge list
   eventforge run arrivals                         # a built-in scenario, to ./out/arrivals
   eventforge run my.yaml -o data/run1 --replications 8 --workers 2
-  eventforge run arrivals --set params.base_rate=20/h --set horizon=30d --seed 7
+  eventforge run arrivals --set params.rate=2/d --set horizon=30d --seed 7
   eventforge run my.yaml --resume                 # finish an interrupted run
   eventforge validate scenarios/*.yaml
   eventforge check out/arrivals
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "run",
         help="run a scenario and write its dataset",
-        epilog="example: eventforge run arrivals -o out/a --set params.base_rate=20/h",
+        epilog="example: eventforge run arrivals -o out/a --set params.rate=2/d",
     )
     r.add_argument("scenario", help="a scenario file, or the name of a built-in scenario")
     r.add_argument("-o", "--out", help="output folder (default: output.path or ./out/<name>)")

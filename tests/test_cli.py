@@ -116,3 +116,14 @@ def test_readme_generate_command_works(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     assert main([*argv, "--quiet"]) == 0
     assert (tmp_path / argv[argv.index("-o") + 1] / "_manifest.json").is_file()
+
+
+def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"## Python API\n\n```python\n(.+?)```", text, re.S)
+    assert code is not None
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(code.group(1), "README.md", "exec"), namespace)
+    report = namespace["report"]
+    assert isinstance(report, ef.CheckReport) and report.ok
