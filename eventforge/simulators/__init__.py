@@ -21,6 +21,7 @@ _BUILTIN: dict[str, str] = {
     "hawkes": "eventforge.simulators.monte_carlo.hawkes:Hawkes",
     "prices": "eventforge.simulators.monte_carlo.prices:Prices",
     "sensors": "eventforge.simulators.monte_carlo.sensors:Sensors",
+    "queue_network": "eventforge.simulators.discrete_event.queue_network:QueueNetwork",
 }
 
 

@@ -1,0 +1,1 @@
+"""Discrete-event models: queueing networks simulated with SimPy (``queue_network``)."""

@@ -1,0 +1,466 @@
+"""The SimPy engine of the queue_network model: arrival, breakdown and shift processes, and the
+stations' bookkeeping, emitting every event into an :class:`EventLog` as it happens.
+
+Stations are not ``simpy.Resource`` objects: a resource's capacity is fixed, while shift
+schedules change the servers on duty and breakdowns stop a station with customers in service.
+Each station keeps its own waiting heap and busy count instead, and a customer is a small
+record driven by SimPy timeouts with callbacks. A pending timer (service end, patience) carries
+the customer's ``token`` at scheduling; bumping the token cancels it, which is how service is
+interrupted (preemption, breakdown) and resumed with the remaining time (preemptive-resume).
+
+Every state change emits its event at once, so the ``queue_length`` / ``busy`` / ``servers``
+columns are the station's state right after that very event (the replay invariant). Random
+numbers are drawn from the one Generator in SimPy's event order, which is deterministic (ties
+break by scheduling order), so a seed fixes the log.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import simpy
+
+from eventforge.simulators.discrete_event.network import (
+    ENTRY,
+    EXIT,
+    ClassSpec,
+    PoissonArrivals,
+    QueueNetworkParams,
+    QueueNetworkRareEvents,
+    Route,
+    StationSpec,
+)
+from eventforge.simulators.monte_carlo.sampling import cumulative
+
+__all__ = ["VOCABULARY", "EventLog", "NetworkEngine"]
+
+#: Event names; their index is the event code.
+VOCABULARY = (
+    "arrival",
+    "queue_join",
+    "service_start",
+    "service_end",
+    "route",
+    "abandon",
+    "balk",
+    "block",
+    "depart",
+    "breakdown",
+    "repair",
+    "shift_change",
+)
+(ARRIVAL, JOIN, START, END, ROUTE, ABANDON, BALK, BLOCK, DEPART, BREAKDOWN, REPAIR, SHIFT) = range(
+    len(VOCABULARY)
+)
+_COLUMNS = (
+    "time",
+    "entity",
+    "event",
+    "cause",
+    "kind",
+    "station",
+    "cls",
+    "queue",
+    "busy",
+    "servers",
+)
+
+
+class EventLog:
+    """Events as parallel Python lists (cheap appends), handed out as NumPy arrays in order.
+
+    ``count`` is the number of events ever emitted, so an event's ``seq`` is ``count`` at its
+    emission (the batch builder numbers rows in the same order). Station-less events have
+    station, queue, busy and servers -1 (null in the log); -1 for cause and kind means none.
+    """
+
+    def __init__(self, n_stations: int, kinds: int) -> None:
+        self.cols: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
+        self.count = 0
+        #: counts[s][e]: events of type e at station s (row n_stations: station-less events).
+        self.counts = [[0] * len(VOCABULARY) for _ in range(n_stations + 1)]
+        self.kind_counts = [0] * kinds
+
+    @property
+    def pending(self) -> int:
+        """Events emitted but not yet taken."""
+        return len(self.cols["time"])
+
+    def take(self, limit: int) -> dict[str, np.ndarray]:
+        """The oldest ``limit`` pending events (fewer if fewer are pending), as arrays."""
+        out: dict[str, np.ndarray] = {}
+        for name, col in self.cols.items():
+            dtype = np.float64 if name == "time" else np.int64
+            out[name] = np.array(col[:limit], dtype=dtype)
+            del col[:limit]
+        return out
+
+
+@dataclass(slots=True, eq=False)
+class _Customer:
+    cid: int
+    cls: int
+    kind: int  # rare-kind code of all its events (surge) or -1
+    last: int  # seq of its previous event: the cause of the next
+    priority: int = 0
+    station: int = -1
+    token: int = 0  # bumped to cancel pending timers
+    waiting: bool = False
+    order: int = 0  # FIFO position at the current station
+    remaining: float = -1.0  # service left after an interruption; < 0: none
+    end: float = 0.0  # scheduled service end
+    outage: bool = False  # its current service was suspended by a breakdown
+
+
+@dataclass(slots=True, eq=False)
+class _Station:
+    idx: int
+    spec: StationSpec
+    servers: int
+    busy: int = 0
+    nwait: int = 0
+    up: bool = True
+    heap: list[tuple[int, int, _Customer]] = field(default_factory=list)
+    in_service: dict[int, _Customer] = field(default_factory=dict)
+    next_order: int = 0
+    last_shift: int = -1  # seq of its previous shift change
+
+
+def _pick(cum: Sequence[float], rng: np.random.Generator) -> int:
+    """An index drawn from cumulative probabilities ending with exactly 1.0 (so a uniform in
+    [0, 1) never falls past the end, and a zero-probability entry is never drawn); no draw
+    when there is one choice."""
+    if len(cum) == 1:
+        return 0
+    return bisect.bisect_right(cum, float(rng.random()))
+
+
+class NetworkEngine:
+    """One replication of a queueing network on a SimPy environment; see the module doc.
+
+    ``start()`` registers the processes; the caller then advances ``env`` in time slices and
+    takes events from ``log``. ``surge`` and ``outage`` are the rare-kind codes.
+    """
+
+    def __init__(
+        self,
+        params: QueueNetworkParams,
+        rare: QueueNetworkRareEvents,
+        rng: np.random.Generator,
+        start: datetime,
+        time_unit_s: float,
+        surge: int,
+        outage: int,
+    ) -> None:
+        self.params, self.rng = params, rng
+        self.env = simpy.Environment()
+        self.classes = list(params.classes)
+        self.station_names = list(params.stations)
+        self.surge_code, self.outage_code = surge, outage
+        self.log = EventLog(len(self.station_names), 2)
+        self._hour = 3600.0 / time_unit_s
+        utc = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
+        # Hour of the day and of the week (Monday 0h = 0) at t = 0, as a float.
+        self._hour0 = utc.hour + (utc.minute * 60 + utc.second + utc.microsecond / 1e6) / 3600.0
+        self._week_hour0 = utc.weekday() * 24 + self._hour0
+        self._surges = [(s.at, s.at + s.duration, s.multiplier) for s in rare.surges]
+        self._routes = self._compile_routes()
+        self.stations = [
+            _Station(i, spec, self._initial_servers(spec))
+            for i, spec in enumerate(params.stations.values())
+        ]
+        self._service = [
+            [spec.service_by_class.get(c, spec.service) for c in self.classes]
+            for spec in params.stations.values()
+        ]
+        self._next_id = 0
+
+    # --- setup -----------------------------------------------------------------------------
+
+    def _compile_routes(self) -> list[list[tuple[list[float], list[int], list[int]] | None]]:
+        """routes[class][src] (src 0 = entry, 1 + s = station s): cumulative probabilities,
+        destination (station index, -1 = exit) and the class after the route."""
+        cidx = {c: i for i, c in enumerate(self.classes)}
+        sidx = {s: i for i, s in enumerate(self.station_names)} | {EXIT: -1}
+        table: list[list[tuple[list[float], list[int], list[int]] | None]] = []
+        for c in self.classes:
+            rows = self.params.routing.get(c, {})
+            per: list[tuple[list[float], list[int], list[int]] | None] = []
+            for src in (ENTRY, *self.station_names):
+                row = rows.get(src)
+                if row is None:
+                    per.append(None)
+                    continue
+                probs = [v.p if isinstance(v, Route) else v for v in row.values()]
+                cum = cumulative(np.array(probs)).tolist()
+                dest = [sidx[d] for d in row]
+                new = [cidx[v.to_class] if isinstance(v, Route) else cidx[c] for v in row.values()]
+                per.append((cum, dest, new))
+            table.append(per)
+        return table
+
+    def _initial_servers(self, spec: StationSpec) -> int:
+        if isinstance(spec.servers, int):
+            return spec.servers
+        shifts = sorted(spec.servers, key=lambda s: s.at)
+        on = [s for s in shifts if s.at <= self._hour0]
+        return (on[-1] if on else shifts[-1]).servers
+
+    def start(self) -> None:
+        """Register the arrival, breakdown and shift processes."""
+        env = self.env
+        for c, spec in enumerate(self.params.classes.values()):
+            if isinstance(spec.arrivals, PoissonArrivals):
+                env.process(self._poisson(c, spec.arrivals))
+            elif spec.arrivals is not None:
+                env.process(self._renewal(c, spec.arrivals.interarrival.sample))
+        for st in self.stations:
+            if st.spec.breakdowns is not None:
+                env.process(self._breakdowns(st))
+            if not isinstance(st.spec.servers, int):
+                env.process(self._shifts(st))
+
+    # --- emission --------------------------------------------------------------------------
+
+    def _emit(
+        self, event: int, entity: int, cause: int, kind: int, st: _Station | None, cls: int
+    ) -> int:
+        log = self.log
+        cols = log.cols
+        cols["time"].append(self.env.now)
+        cols["entity"].append(entity)
+        cols["event"].append(event)
+        cols["cause"].append(cause)
+        cols["kind"].append(kind)
+        cols["cls"].append(cls)
+        if st is None:
+            for name in ("station", "queue", "busy", "servers"):
+                cols[name].append(-1)
+            log.counts[-1][event] += 1
+        else:
+            cols["station"].append(st.idx)
+            cols["queue"].append(st.nwait)
+            cols["busy"].append(st.busy)
+            cols["servers"].append(st.servers)
+            log.counts[st.idx][event] += 1
+        if kind >= 0:
+            log.kind_counts[kind] += 1
+        seq = log.count
+        log.count += 1
+        return seq
+
+    def _cust(self, c: _Customer, event: int, st: _Station | None, kind: int | None = None) -> None:
+        """Emit a customer event caused by its previous one."""
+        c.last = self._emit(event, c.cid, c.last, c.kind if kind is None else kind, st, c.cls)
+
+    # --- arrivals --------------------------------------------------------------------------
+
+    def _poisson(self, cls: int, spec: PoissonArrivals) -> Generator[simpy.Event, Any, None]:
+        """Thinning (Lewis & Shedler, Naval Res. Logist. Q. 26(3), 1979): candidates at the
+        rate's upper bound, each kept with probability rate(t) / bound."""
+        rng, env = self.rng, self.env
+        daily = np.ones(24) if spec.daily_profile is None else np.asarray(spec.daily_profile)
+        weekly = np.ones(7) if spec.weekly_profile is None else np.asarray(spec.weekly_profile)
+        profile = (
+            np.repeat(weekly / weekly.mean(), 24) * np.tile(daily / daily.mean(), 7)
+        ).tolist()
+        bound = spec.rate * max(profile) * math.prod(max(1.0, m) for _, _, m in self._surges)
+        flat = spec.daily_profile is None and spec.weekly_profile is None and not self._surges
+        sizes: list[int] = [1]
+        cum: list[float] = [1.0]
+        if spec.batch_size is not None:
+            sizes = list(range(1, len(spec.batch_size) + 1))
+            cum = cumulative(np.array(spec.batch_size)).tolist()
+        while True:
+            yield env.timeout(float(rng.exponential(1.0 / bound)))
+            t = env.now
+            mult, kind = 1.0, -1
+            for a, b, m in self._surges:
+                if a <= t < b:
+                    mult, kind = mult * m, self.surge_code
+            if not flat:
+                hour = int((self._week_hour0 + t / self._hour) // 1) % 168
+                if float(rng.random()) * bound >= spec.rate * profile[hour] * mult:
+                    continue
+            for _ in range(sizes[_pick(cum, rng)]):
+                self._arrive(cls, kind)
+
+    def _renewal(
+        self, cls: int, draw: Callable[[np.random.Generator], float]
+    ) -> Generator[simpy.Event, Any, None]:
+        while True:
+            yield self.env.timeout(draw(self.rng))
+            self._arrive(cls, -1)
+
+    def _arrive(self, cls: int, kind: int) -> None:
+        c = _Customer(self._next_id, cls, kind, -1, self.params.classes[self.classes[cls]].priority)
+        self._next_id += 1
+        c.last = self._emit(ARRIVAL, c.cid, -1, kind, None, cls)
+        self._route(c, 0, None)
+
+    # --- customers -------------------------------------------------------------------------
+
+    def _route(self, c: _Customer, src: int, at: _Station | None) -> None:
+        """Send ``c`` on from ``src`` (0: the entry; else station ``src - 1``, logged as a
+        ``route`` event there, carrying the class after any class change)."""
+        row = self._routes[c.cls][src]
+        assert row is not None  # validation: every reachable (class, station) has a row
+        cum, dest, new = row
+        k = _pick(cum, self.rng)
+        new_cls = new[k]
+        if new_cls != c.cls:
+            c.cls = new_cls
+            c.priority = self.params.classes[self.classes[new_cls]].priority
+        if at is not None:
+            self._cust(c, ROUTE, at)
+        if dest[k] < 0:
+            self._cust(c, DEPART, None)
+        else:
+            self._join(c, self.stations[dest[k]], external=at is None)
+
+    def _balks(self, spec: ClassSpec, q: int) -> bool:
+        """Whether an arriving customer seeing ``q`` waiting turns away (draws one uniform only
+        under a probability rule)."""
+        if spec.balk_if_queue_at_least is not None:
+            return q >= spec.balk_if_queue_at_least
+        if spec.balk_probability is not None:
+            p = spec.balk_probability[min(q, len(spec.balk_probability) - 1)]
+            return float(self.rng.random()) < p
+        return False
+
+    def _join(self, c: _Customer, st: _Station, external: bool) -> None:
+        """``c`` reaches ``st``: balk (external arrivals only), block (full buffer) or join the
+        queue, with a patience timer if its class has one, and service if a server is free."""
+        spec = self.params.classes[self.classes[c.cls]]
+        q = st.nwait
+        if external and self._balks(spec, q):
+            self._cust(c, BALK, st)
+            self._cust(c, DEPART, None)
+            return
+        free = st.up and st.busy < st.servers and q == 0
+        if not free and st.spec.buffer is not None and q >= st.spec.buffer:
+            self._cust(c, BLOCK, st)
+            self._cust(c, DEPART, None)
+            return
+        c.station, c.order = st.idx, st.next_order
+        st.next_order += 1
+        self._enqueue(c, st)
+        self._cust(c, JOIN, st)
+        if spec.patience is not None:
+            token = c.token
+            timer = self.env.timeout(spec.patience.sample(self.rng))
+            timer.callbacks.append(lambda _e: self._renege(c, token))
+        if st.spec.preemptive and st.up and st.busy >= st.servers:
+            self._preempt(c, st)
+        self._dispatch(st)
+
+    def _enqueue(self, c: _Customer, st: _Station) -> None:
+        prio = c.priority if st.spec.discipline == "priority" else 0
+        heapq.heappush(st.heap, (prio, c.order, c))
+        c.waiting = True
+        st.nwait += 1
+
+    def _renege(self, c: _Customer, token: int) -> None:
+        if c.token != token or not c.waiting:
+            return  # served (or interrupted and re-queued) before its patience ran out
+        c.waiting = False
+        st = self.stations[c.station]
+        st.nwait -= 1  # its heap entry is dropped lazily by _dispatch
+        self._cust(c, ABANDON, st)
+        self._cust(c, DEPART, None)
+
+    def _preempt(self, c: _Customer, st: _Station) -> None:
+        """Interrupt the lowest-priority customer in service (the latest to have joined among
+        equals) if ``c`` outranks it; it rejoins the queue (a ``queue_join`` event) keeping its
+        place and its remaining service time, and is not subject to patience again."""
+        victim = max(st.in_service.values(), key=lambda v: (v.priority, v.order), default=None)
+        if victim is None or victim.priority <= c.priority:
+            return
+        victim.token += 1
+        victim.remaining = victim.end - self.env.now
+        del st.in_service[victim.cid]
+        st.busy -= 1
+        self._enqueue(victim, st)
+        self._cust(victim, JOIN, st)
+
+    def _dispatch(self, st: _Station) -> None:
+        """Start service while a server is free and someone waits (highest priority first)."""
+        while st.up and st.busy < st.servers and st.nwait:
+            _, order, c = heapq.heappop(st.heap)
+            if not c.waiting or c.order != order or c.station != st.idx:
+                continue  # a stale entry of a customer who abandoned
+            c.waiting = False
+            c.token += 1
+            st.nwait -= 1
+            st.busy += 1
+            self._cust(c, START, st)
+            if c.remaining < 0:
+                c.remaining = self._service[st.idx][c.cls].sample(self.rng)
+            self._serve(c, st)
+
+    def _serve(self, c: _Customer, st: _Station) -> None:
+        c.end = self.env.now + c.remaining
+        st.in_service[c.cid] = c
+        token = c.token
+        timer = self.env.timeout(c.remaining)
+        timer.callbacks.append(lambda _e: self._done(c, token))
+
+    def _done(self, c: _Customer, token: int) -> None:
+        if c.token != token:
+            return  # interrupted: a new timer carries the rest of the service
+        st = self.stations[c.station]
+        del st.in_service[c.cid]
+        st.busy -= 1
+        c.remaining = -1.0
+        self._cust(c, END, st, self.outage_code if c.outage else None)
+        c.outage = False
+        # The freed server takes the next waiting customer before this one moves on.
+        self._dispatch(st)
+        self._route(c, 1 + st.idx, st)
+
+    # --- stations --------------------------------------------------------------------------
+
+    def _breakdowns(self, st: _Station) -> Generator[simpy.Event, Any, None]:
+        """The whole station fails: customers in service are suspended and resume (with their
+        remaining time) after the repair; nobody starts service meanwhile."""
+        bd = st.spec.breakdowns
+        assert bd is not None
+        env, entity = self.env, -1 - st.idx
+        while True:
+            yield env.timeout(bd.time_to_failure.sample(self.rng))
+            st.up = False
+            began = self._emit(BREAKDOWN, entity, -1, self.outage_code, st, -1)
+            for c in st.in_service.values():
+                c.token += 1
+                c.remaining = c.end - env.now
+                c.outage = True
+            yield env.timeout(bd.repair_time.sample(self.rng))
+            st.up = True
+            self._emit(REPAIR, entity, began, self.outage_code, st, -1)
+            for c in list(st.in_service.values()):
+                self._serve(c, st)
+            self._dispatch(st)
+
+    def _shifts(self, st: _Station) -> Generator[simpy.Event, Any, None]:
+        """Daily shift boundaries (UTC hour of day); servers going off duty finish their
+        customer first (busy may exceed servers until they do)."""
+        assert not isinstance(st.spec.servers, int)
+        shifts = sorted(st.spec.servers, key=lambda s: s.at)
+        env, day = self.env, 0
+        while True:
+            for s in shifts:
+                t = ((day * 24 + s.at) - self._hour0) * self._hour
+                if t <= env.now:
+                    continue
+                yield env.timeout(t - env.now)
+                st.servers = s.servers
+                st.last_shift = self._emit(SHIFT, -1 - st.idx, st.last_shift, -1, st, -1)
+                self._dispatch(st)
+            day += 1
