@@ -4,7 +4,8 @@ an open Jackson network and Little's law.
 Each test runs one long replication at a fixed seed (time unit: the mean service time), drops a
 warm-up, and compares an estimate with the theory within 4 standard errors, the SE from batch
 means (20 batches of consecutive customers: long enough that the batch means are nearly
-independent, so ``std(batch means) / sqrt(20)`` is an honest SE of the overall mean).
+independent, so ``std(batch means) / sqrt(20)`` is an honest SE of the overall mean). Every test
+runs on both engines (``engine: simpy`` and ``engine: compiled``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from eventforge.simulators.base import RunContext
 from eventforge.simulators.discrete_event.queue_network import QueueNetwork
@@ -23,9 +25,11 @@ from eventforge.simulators.discrete_event.queue_network import QueueNetwork
 _CTX = {"time_unit_s": 3600.0}
 _BATCHES = 20
 
+pytestmark = pytest.mark.parametrize("engine", ["simpy", "compiled"])
 
-def _run(params: dict[str, Any], horizon: float, seed: int) -> pd.DataFrame:
-    p = QueueNetwork.Params.model_validate(params, context=_CTX)
+
+def _run(params: dict[str, Any], horizon: float, seed: int, engine: str) -> pd.DataFrame:
+    p = QueueNetwork.Params.model_validate(params | {"engine": engine}, context=_CTX)
     rare = QueueNetwork.RareEvents.model_validate({}, context=_CTX)
     ctx = RunContext(horizon, datetime(2026, 1, 5, tzinfo=UTC), 3600.0, 0)
     sim = QueueNetwork(p, rare, np.random.default_rng(seed), ctx)
@@ -63,9 +67,9 @@ def _assert_close(values: np.ndarray, expected: float) -> None:
     assert abs(mean - expected) < 4 * se, (mean, expected, se)
 
 
-def test_mm1_wait_and_probability_of_waiting() -> None:
+def test_mm1_wait_and_probability_of_waiting(engine: str) -> None:
     # M/M/1, lambda 0.7, mu 1: Wq = rho / (mu - lambda) = 7/3 and P(wait > 0) = rho.
-    frame = _run(_single(0.7, {"dist": "exponential", "mean": 1.0}), 40_000.0, 1)
+    frame = _run(_single(0.7, {"dist": "exponential", "mean": 1.0}), 40_000.0, 1, engine)
     waits = _waits(frame)
     _assert_close(waits, 0.7 / 0.3)
     _assert_close((waits > 0).astype(float), 0.7)
@@ -77,18 +81,18 @@ def _erlang_c(c: int, a: float) -> float:
     return top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
 
 
-def test_mmc_erlang_c() -> None:
+def test_mmc_erlang_c(engine: str) -> None:
     # M/M/3, lambda 2.4, mu 1 (rho 0.8): P(wait) = C(3, 2.4), Wq = C / (c mu - lambda).
-    frame = _run(_single(2.4, {"dist": "exponential", "mean": 1.0}, servers=3), 15_000.0, 2)
+    frame = _run(_single(2.4, {"dist": "exponential", "mean": 1.0}, servers=3), 15_000.0, 2, engine)
     waits = _waits(frame)
     c = _erlang_c(3, 2.4)
     _assert_close((waits > 0).astype(float), c)
     _assert_close(waits, c / (3 - 2.4))
 
 
-def test_md1_pollaczek_khinchine() -> None:
+def test_md1_pollaczek_khinchine(engine: str) -> None:
     # M/D/1, lambda 0.7, D = 1: Wq = rho / (2 mu (1 - rho)) (Pollaczek-Khinchine).
-    frame = _run(_single(0.7, {"dist": "deterministic", "value": 1.0}), 30_000.0, 3)
+    frame = _run(_single(0.7, {"dist": "deterministic", "value": 1.0}), 30_000.0, 3, engine)
     _assert_close(_waits(frame), 0.7 / (2 * 0.3))
 
 
@@ -99,12 +103,12 @@ def _customer_fraction(frame: pd.DataFrame, event: str, warmup: int = 1000) -> n
     return hit[warmup:].astype(float)
 
 
-def test_mm1k_loss_probability() -> None:
+def test_mm1k_loss_probability(engine: str) -> None:
     # M/M/1/K, K = 5 (1 in service + buffer 4), rho 0.8: by PASTA the blocked share of arrivals
     # is P_K = (1 - rho) rho^K / (1 - rho^(K+1)).
     rho, k = 0.8, 5
     params = _single(0.8, {"dist": "exponential", "mean": 1.0}, station={"buffer": k - 1})
-    frame = _run(params, 30_000.0, 4)
+    frame = _run(params, 30_000.0, 4, engine)
     _assert_close(_customer_fraction(frame, "block"), (1 - rho) * rho**k / (1 - rho ** (k + 1)))
 
 
@@ -114,7 +118,7 @@ def _birth_death(birth: list[float], death: list[float]) -> np.ndarray:
     return p / p.sum()
 
 
-def test_abandonment_mm1_with_exponential_patience() -> None:
+def test_abandonment_mm1_with_exponential_patience(engine: str) -> None:
     # M/M/1+M (lambda 1, mu 1, patience rate theta 0.5): N is birth-death with death rate
     # mu + (n - 1) theta; P(abandon) = theta E[N_queue] / lambda (abandonment rate over arrivals).
     lam, theta, n = 1.0, 0.5, 60
@@ -122,11 +126,11 @@ def test_abandonment_mm1_with_exponential_patience() -> None:
     expected = theta * float(np.dot(np.maximum(np.arange(n + 1) - 1, 0), p)) / lam
     patience = {"dist": "exponential", "mean": 1.0 / theta}
     params = _single(lam, {"dist": "exponential", "mean": 1.0}, patience=patience)
-    frame = _run(params, 25_000.0, 5)
+    frame = _run(params, 25_000.0, 5, engine)
     _assert_close(_customer_fraction(frame, "abandon"), expected)
 
 
-def test_balking_by_queue_length() -> None:
+def test_balking_by_queue_length(engine: str) -> None:
     # M/M/1 (lambda 0.9, mu 1) whose arrivals balk with probability b[q], q = waiting customers:
     # N is birth-death with birth lambda (1 - b[q(N)]), q(N) = max(N - 1, 0); by PASTA the balking
     # share is sum_N p_N b[q(N)].
@@ -136,7 +140,7 @@ def test_balking_by_queue_length() -> None:
     p = _birth_death(births, [1.0] * len(b))
     expected = float(sum(p[j] * b[max(j - 1, 0)] for j in range(len(p))))
     params = _single(lam, {"dist": "exponential", "mean": 1.0}, balk_probability=b)
-    frame = _run(params, 30_000.0, 6)
+    frame = _run(params, 30_000.0, 6, engine)
     _assert_close(_customer_fraction(frame, "balk"), expected)
 
 
@@ -164,9 +168,9 @@ _LAMBDA = {"a": 1.25, "b": 0.625, "c": 0.375}
 _MU = {"a": 2.0, "b": 1.0, "c": 0.6}
 
 
-def test_jackson_network_sojourn_and_littles_law() -> None:
+def test_jackson_network_sojourn_and_littles_law(engine: str) -> None:
     horizon = 20_000.0
-    frame = _run(_JACKSON, horizon, 7)
+    frame = _run(_JACKSON, horizon, 7, engine)
     arrive = frame[frame["event"] == "arrival"].set_index("entity_id")["time"]
     depart = frame[frame["event"] == "depart"].set_index("entity_id")["time"]
     # Customers arriving in the last 300 time units might still be inside (P(sojourn > 300) is

@@ -53,6 +53,7 @@ __all__ = [
     "StationSpec",
     "Surge",
     "Weibull",
+    "compiled_support",
 ]
 
 #: The pseudo-station routing starts from, and the pseudo-station that means "leave".
@@ -331,6 +332,12 @@ class QueueNetworkParams(StrictModel):
         description="routing[class][from][to] = p or {p, class}; from: 'arrival' or a station, "
         "to: a station or 'exit'"
     )
+    engine: Literal["auto", "simpy", "compiled"] = Field(
+        default="auto",
+        description="simulation engine: 'compiled' (Numba, fast) runs networks without shifts, "
+        "preemption, renewal or batch arrivals and empirical distributions; 'auto' picks it "
+        "when it can, else 'simpy'",
+    )
 
     @model_validator(mode="after")
     def _check_network(self) -> QueueNetworkParams:
@@ -375,6 +382,9 @@ class QueueNetworkParams(StrictModel):
                     f"routing.{cname}: class {cname!r} arrives but has no 'arrival' row"
                 )
         self._check_reachable()
+        reason = compiled_support(self)
+        if self.engine == "compiled" and reason is not None:
+            raise ValueError(f"engine: compiled cannot run this network: {reason}")
         return self
 
     def _check_reachable(self) -> None:
@@ -402,6 +412,34 @@ class QueueNetworkParams(StrictModel):
                 f"stations: {', '.join(repr(s) for s in missing)} unreachable (no route with "
                 "p > 0 leads there from any arrival stream)"
             )
+
+
+def compiled_support(params: QueueNetworkParams) -> str | None:
+    """None if the compiled engine can run the network, else the first feature it cannot
+    (named by its key): shift schedules, preemption, renewal or batch arrivals, empirical
+    distributions."""
+    for cname, spec in params.classes.items():
+        if isinstance(spec.arrivals, RenewalArrivals):
+            return f"classes.{cname}.arrivals.process: renewal"
+        if isinstance(spec.arrivals, PoissonArrivals) and spec.arrivals.batch_size is not None:
+            return f"classes.{cname}.arrivals.batch_size"
+        if isinstance(spec.patience, Empirical):
+            return f"classes.{cname}.patience: empirical"
+    for sname, st in params.stations.items():
+        if isinstance(st.servers, list):
+            return f"stations.{sname}.servers: a shift schedule"
+        if st.preemptive:
+            return f"stations.{sname}.preemptive"
+        dists = {"service": st.service} | {
+            f"service_by_class.{c}": d for c, d in st.service_by_class.items()
+        }
+        if st.breakdowns is not None:
+            dists["breakdowns.time_to_failure"] = st.breakdowns.time_to_failure
+            dists["breakdowns.repair_time"] = st.breakdowns.repair_time
+        for key, d in dists.items():
+            if isinstance(d, Empirical):
+                return f"stations.{sname}.{key}: empirical"
+    return None
 
 
 class Surge(StrictModel):

@@ -1,4 +1,5 @@
-"""queue_network: customers through a network of service stations, simulated with SimPy.
+"""queue_network: customers through a network of service stations, simulated with SimPy or a
+compiled (Numba) event loop when the network allows it (``engine``, see :mod:`.compiled_engine`).
 
 Customer classes arrive as non-homogeneous Poisson streams (daily and weekly profiles, surges,
 batch arrivals) or renewal streams, and follow per-class routing tables between stations (with
@@ -34,7 +35,7 @@ Log conventions:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -42,7 +43,12 @@ import pyarrow as pa
 from eventforge.events import EventSpec, Lifecycle, categorical, decoded
 from eventforge.scenario.types import StrictModel
 from eventforge.simulators.base import Simulator, Summary
-from eventforge.simulators.discrete_event.network import QueueNetworkParams, QueueNetworkRareEvents
+from eventforge.simulators.discrete_event.compiled_engine import CompiledEngine
+from eventforge.simulators.discrete_event.network import (
+    QueueNetworkParams,
+    QueueNetworkRareEvents,
+    compiled_support,
+)
 from eventforge.simulators.discrete_event.simpy_engine import VOCABULARY, NetworkEngine
 
 __all__ = ["QueueNetwork"]
@@ -78,7 +84,8 @@ class QueueNetwork(Simulator):
 
     name: ClassVar[str] = "queue_network"
     description: ClassVar[str] = (
-        "queueing network (SimPy): classes, routing, shifts, balking, abandonment, breakdowns"
+        "queueing network (SimPy or compiled): classes, routing, shifts, balking, abandonment, "
+        "breakdowns"
     )
     Params: ClassVar[type[StrictModel]] = QueueNetworkParams
     RareEvents: ClassVar[type[StrictModel]] = QueueNetworkRareEvents
@@ -108,13 +115,19 @@ class QueueNetwork(Simulator):
         p: QueueNetworkParams = self.params  # type: ignore[assignment]
         rare: QueueNetworkRareEvents = self.rare_events  # type: ignore[assignment]
         ctx = self.ctx
-        engine = NetworkEngine(
+        limit = max(1, ctx.batch_events)
+        args = (
             p, rare, self.rng, ctx.start, ctx.time_unit_s,
             self.spec.rare_code("surge"), self.spec.rare_code("outage"),
         )  # fmt: skip
+        if p.engine != "simpy" and compiled_support(p) is None:
+            self._engine: NetworkEngine | CompiledEngine = CompiledEngine(*args)
+            for cols in self._engine.events(ctx.horizon, limit):
+                yield self._build(cols)
+            return
+        engine = NetworkEngine(*args)
         self._engine = engine
         engine.start()
-        limit = max(1, ctx.batch_events)
         t, dt = 0.0, ctx.horizon / 1000.0
         while t < ctx.horizon:
             before = engine.log.count
@@ -161,7 +174,8 @@ class QueueNetwork(Simulator):
             "rare.outage": log.kind_counts[1],
         }
         out["in_system"] = out["arrivals"] - out["departs"]
-        for st, name in zip(engine.stations, engine.station_names, strict=True):
+        stations: list[Any] = list(engine.stations)  # either engine's station records
+        for st, name in zip(stations, engine.station_names, strict=True):
             counts = log.counts[st.idx]
             if not any(counts):
                 continue

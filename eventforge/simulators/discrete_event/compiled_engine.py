@@ -1,0 +1,261 @@
+"""The compiled engine of the queue_network model: validated params turned into arrays, and the
+Numba event loop (:func:`.kernels.run_network`) driven in slices.
+
+The log is the SimPy engine's (same vocabulary, columns, causes, labels and state columns, see
+:mod:`.queue_network`); random numbers are drawn in a different order, so a seed gives a
+different log from the same distribution. Only networks that :func:`.network.compiled_support`
+accepts can be compiled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from eventforge.simulators.discrete_event import kernels as kn
+from eventforge.simulators.discrete_event.network import (
+    ENTRY,
+    EXIT,
+    Deterministic,
+    Exponential,
+    GammaDist,
+    Lognormal,
+    PoissonArrivals,
+    QueueNetworkParams,
+    QueueNetworkRareEvents,
+    Route,
+    StationSpec,
+    Weibull,
+    compiled_support,
+)
+from eventforge.simulators.discrete_event.simpy_engine import VOCABULARY
+from eventforge.simulators.monte_carlo.sampling import cumulative
+
+__all__ = ["CompiledEngine", "LogTotals", "StationState", "dist_row"]
+
+_OUT_COLS = ("entity", "event", "cause", "kind", "station", "cls", "queue", "busy", "servers")
+
+
+def dist_row(d: object | None) -> tuple[float, float, float]:
+    """A distribution as the kernel's ``(family, a, b)`` row (family -1: none)."""
+    if d is None:
+        return (-1.0, 0.0, 0.0)
+    if isinstance(d, Exponential):
+        return (0.0, d.mean, 0.0)
+    if isinstance(d, Deterministic):
+        return (1.0, d.value, 0.0)
+    if isinstance(d, Lognormal):
+        # The parametrisation of Lognormal.sample (moments of the lognormal).
+        s2 = math.log1p(d.cv**2)
+        return (2.0, math.log(d.mean) - 0.5 * s2, math.sqrt(s2))
+    if isinstance(d, GammaDist):
+        k = 1.0 / d.cv**2
+        return (3.0, k, d.mean / k)
+    if isinstance(d, Weibull):
+        return (4.0, d.shape, d.scale)
+    raise ValueError(f"the compiled engine cannot sample {type(d).__name__}")
+
+
+@dataclass(frozen=True)
+class LogTotals:
+    """What QueueNetwork.summary reads of an engine's log: events emitted, counts[station][event]
+    (last row: station-less events) and events per rare kind."""
+
+    count: int
+    counts: list[list[int]]
+    kind_counts: list[int]
+
+
+@dataclass(frozen=True)
+class StationState:
+    """A station's state at the end of the run."""
+
+    idx: int
+    nwait: int
+    busy: int
+    servers: int
+
+
+class CompiledEngine:
+    """One replication of a network on the compiled event loop.
+
+    ``events(horizon, limit)`` yields the log as column dicts (the keys of the SimPy engine's
+    ``EventLog.take``) of at most ``limit`` events; afterwards ``log`` and ``stations`` give
+    the final totals and station states. ``surge`` and ``outage`` are the rare-kind codes.
+    """
+
+    def __init__(
+        self,
+        params: QueueNetworkParams,
+        rare: QueueNetworkRareEvents,
+        rng: np.random.Generator,
+        start: datetime,
+        time_unit_s: float,
+        surge: int,
+        outage: int,
+    ) -> None:
+        reason = compiled_support(params)
+        if reason is not None:
+            raise ValueError(f"engine: compiled cannot run this network: {reason}")
+        self.rng = rng
+        self.classes = list(params.classes)
+        self.station_names = list(params.stations)
+        self._codes = (surge, outage)
+        utc = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
+        hour0 = utc.hour + (utc.minute * 60 + utc.second + utc.microsecond / 1e6) / 3600.0
+        self._week_hour0 = utc.weekday() * 24 + hour0
+        self._units_per_hour = 3600.0 / time_unit_s
+        self._surges = np.array(
+            [(s.at, s.at + s.duration, s.multiplier) for s in rare.surges], dtype=np.float64
+        ).reshape(-1, 3)
+        self._config(params)
+        self._state(len(self.classes), len(self.station_names))
+
+    def _config(self, p: QueueNetworkParams) -> None:
+        """Read-only arrays of the network (see the kernels' module doc for the layouts)."""
+        n_cls, n_st = len(self.classes), len(self.station_names)
+        cidx = {c: i for i, c in enumerate(self.classes)}
+        sidx = {s: i for i, s in enumerate(self.station_names)} | {EXIT: -1}
+        self.ccfg = np.zeros((n_cls, 4), dtype=np.int64)
+        self.rate, self.bound = np.zeros(n_cls), np.ones(n_cls)
+        self.profile = np.ones((n_cls, 168))
+        self.pat = np.zeros((n_cls, 3))
+        longest = max((len(c.balk_probability or ()) for c in p.classes.values()), default=0)
+        self.balk_p = np.zeros((n_cls, max(1, longest)))
+        surge_max = math.prod(max(1.0, float(m)) for m in self._surges[:, 2])
+        for k, spec in enumerate(p.classes.values()):
+            thr = spec.balk_if_queue_at_least
+            probs = spec.balk_probability or []
+            self.ccfg[k] = (spec.priority, -1 if thr is None else thr, len(probs), 1)
+            self.balk_p[k, : len(probs)] = probs
+            self.pat[k] = dist_row(spec.patience)
+            arr = spec.arrivals
+            if isinstance(arr, PoissonArrivals):
+                daily = np.ones(24) if arr.daily_profile is None else np.asarray(arr.daily_profile)
+                weekly = (
+                    np.ones(7) if arr.weekly_profile is None else np.asarray(arr.weekly_profile)
+                )
+                # Hour of the week, Monday 0h first, as in the SimPy engine.
+                self.profile[k] = np.repeat(weekly / weekly.mean(), 24) * np.tile(
+                    daily / daily.mean(), 7
+                )
+                self.rate[k] = arr.rate
+                self.bound[k] = arr.rate * self.profile[k].max() * surge_max
+                flat = arr.daily_profile is None and arr.weekly_profile is None
+                self.ccfg[k, kn.K_FLAT] = int(flat and len(self._surges) == 0)
+        self.scfg = np.zeros((n_st, 3), dtype=np.int64)
+        self.svc = np.zeros((n_st, n_cls, 3))
+        self.ttf, self.rep = np.zeros((n_st, 3)), np.zeros((n_st, 3))
+        specs: list[StationSpec] = list(p.stations.values())
+        for i, st in enumerate(specs):
+            self.scfg[i] = (
+                -1 if st.buffer is None else st.buffer,
+                int(st.discipline == "priority"),
+                int(st.breakdowns is not None),
+            )
+            for k, c in enumerate(self.classes):
+                self.svc[i, k] = dist_row(st.service_by_class.get(c, st.service))
+            if st.breakdowns is not None:
+                self.ttf[i] = dist_row(st.breakdowns.time_to_failure)
+                self.rep[i] = dist_row(st.breakdowns.repair_time)
+        width = max(len(row) for rows in p.routing.values() for row in rows.values())
+        self.rcum = np.ones((n_cls, n_st + 1, width))
+        self.rdest = np.full((n_cls, n_st + 1, width), -1, dtype=np.int64)
+        self.rcls = np.zeros((n_cls, n_st + 1, width), dtype=np.int64)
+        self.rn = np.zeros((n_cls, n_st + 1), dtype=np.int64)
+        for k, c in enumerate(self.classes):
+            for src, row in p.routing.get(c, {}).items():
+                j = 0 if src == ENTRY else 1 + sidx[src]
+                probs = [v.p if isinstance(v, Route) else v for v in row.values()]
+                n = len(row)
+                self.rn[k, j] = n
+                self.rcum[k, j, :n] = cumulative(np.array(probs))
+                self.rdest[k, j, :n] = [sidx[d] for d in row]
+                self.rcls[k, j, :n] = [
+                    cidx[v.to_class] if isinstance(v, Route) else k for v in row.values()
+                ]
+        servers = [st.servers for st in specs if isinstance(st.servers, int)]  # no shifts here
+        self.out_margin = 8 + 2 * max(servers)
+        self.heap_margin = 4 + 2 * max(servers)
+        self._servers = servers
+
+    def _state(self, n_cls: int, n_st: int, slots: int = 1024, queue: int = 256) -> None:
+        """Mutable state arrays, carried across kernel calls."""
+        self.g = np.zeros(7, dtype=np.int64)
+        self.g[kn.G_NFREE] = slots
+        self.now = np.zeros(1)
+        self.hf = np.zeros(2 * slots + n_cls + n_st + self.heap_margin)
+        self.hi = np.zeros((self.hf.size, 4), dtype=np.int64)
+        self.c = np.zeros((slots, 10), dtype=np.int64)
+        self.cf = np.zeros((slots, 2))
+        self.fr = np.arange(slots - 1, -1, -1, dtype=np.int64)  # slot 0 is taken first
+        self.s = np.zeros((n_st, 6), dtype=np.int64)
+        self.s[:, kn.S_UP] = 1
+        self.s[:, kn.S_BEGAN] = -1
+        self.s[:, kn.S_SERVERS] = self._servers
+        self.q = np.zeros((n_st, queue, 3), dtype=np.int64)
+        self.qn = np.zeros(n_st, dtype=np.int64)
+        self.counts = np.zeros((n_st + 1, len(VOCABULARY)), dtype=np.int64)
+        self.kinds = np.zeros(2, dtype=np.int64)
+
+    def _grow(self) -> None:
+        """Double whichever of the customer pool, the heap and the station queues is short."""
+        g = self.g
+        if g[kn.G_NFREE] == 0:
+            n = self.c.shape[0]
+            self.c = np.concatenate([self.c, np.zeros_like(self.c)])
+            self.cf = np.concatenate([self.cf, np.zeros_like(self.cf)])
+            # Every slot was in use: the free stack is the new slots, lowest on top.
+            self.fr = np.concatenate(
+                [np.arange(2 * n - 1, n - 1, -1, dtype=np.int64), np.zeros(n, dtype=np.int64)]
+            )
+            g[kn.G_NFREE] = n
+        if g[kn.G_HSIZE] + self.heap_margin > self.hf.size:
+            self.hf = np.concatenate([self.hf, np.zeros_like(self.hf)])
+            self.hi = np.concatenate([self.hi, np.zeros_like(self.hi)])
+        if self.qn.max() + 1 >= self.q.shape[1]:
+            self.q = np.concatenate([self.q, np.zeros_like(self.q)], axis=1)
+
+    def events(self, horizon: float, limit: int) -> Iterator[dict[str, np.ndarray]]:
+        """Run to ``horizon``, yielding the log in column dicts of at most ``limit`` events."""
+        cap = max(limit, 2 * self.out_margin)
+        of = np.zeros(cap)
+        oi = np.zeros((cap, len(_OUT_COLS)), dtype=np.int64)
+        while True:
+            status = kn.run_network(
+                self.rng, float(horizon), self.out_margin, self.heap_margin,
+                self.ccfg, self.rate, self.bound, self.profile, self.pat, self.balk_p,
+                self._week_hour0, self._units_per_hour, self._surges, self._codes[0],
+                self.scfg, self.svc, self.ttf, self.rep, self._codes[1],
+                self.rcum, self.rdest, self.rcls, self.rn,
+                self.g, self.now, self.hf, self.hi, self.c, self.cf, self.fr, self.s, self.q,
+                self.qn, self.counts, self.kinds, of, oi,
+            )  # fmt: skip
+            n = int(self.g[kn.G_NOUT])
+            for lo in range(0, n, limit):
+                hi = min(n, lo + limit)
+                cols: dict[str, np.ndarray] = {"time": of[lo:hi].copy()}
+                cols |= {name: oi[lo:hi, j].copy() for j, name in enumerate(_OUT_COLS)}
+                yield cols
+            self.g[kn.G_NOUT] = 0
+            if status == kn.DONE:
+                return
+            if status == kn.GROW:
+                self._grow()
+
+    @property
+    def log(self) -> LogTotals:
+        """Events emitted, per station and event type, and per rare kind."""
+        return LogTotals(int(self.g[kn.G_COUNT]), self.counts.tolist(), self.kinds.tolist())
+
+    @property
+    def stations(self) -> list[StationState]:
+        """Each station's final waiting customers, busy servers and servers."""
+        return [
+            StationState(i, int(row[kn.S_NWAIT]), int(row[kn.S_BUSY]), int(row[kn.S_SERVERS]))
+            for i, row in enumerate(self.s)
+        ]
