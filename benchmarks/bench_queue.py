@@ -43,6 +43,7 @@ from eventforge.simulators.discrete_event.network import (
     Route,
     StationSpec,
     Weibull,
+    compiled_support,
 )
 
 #: eventforge engines to measure; the lead adds "compiled" once the compiled engine exists.
@@ -395,7 +396,11 @@ def emergency_department(tmp: Path) -> None:
         f"{ciw_rate:,.0f} customers/s"
     )
     gen = {}
+    unsupported = compiled_support(base.points[0].params)  # type: ignore[arg-type]
     for engine in ENGINES:
+        if engine == "compiled" and unsupported:
+            print(f"eventforge compiled: cannot run this network ({unsupported}); auto uses simpy")
+            continue
         scenario = ef.load_scenario("emergency_department", overrides=_engine_overrides(engine))
         customers, e2e, gen[engine], _ = _eventforge(scenario, tmp / f"ed-{engine}")
         _print_engine(engine, customers, e2e, gen[engine], ciw_rate)
