@@ -185,20 +185,18 @@ class CompiledEngine:
 
     def _state(self, n_cls: int, n_st: int, slots: int = 1024, queue: int = 256) -> None:
         """Mutable state arrays, carried across kernel calls."""
-        self.g = np.zeros(7, dtype=np.int64)
+        # Station rows and, last, the globals: views into one array the kernel takes whole.
+        self.s = np.zeros((n_st + 1, 7), dtype=np.int64)
+        self.g = self.s[-1]
         self.g[kn.G_NFREE] = slots
-        self.now = np.zeros(1)
-        self.hf = np.zeros(2 * slots + n_cls + n_st + self.heap_margin)
-        self.hi = np.zeros((self.hf.size, 4), dtype=np.int64)
+        self.s[:-1, kn.S_UP] = 1
+        self.s[:-1, kn.S_BEGAN] = -1
+        self.s[:-1, kn.S_SERVERS] = self._servers
+        self.h = np.zeros((1 + 2 * slots + n_cls + n_st + self.heap_margin, 5))
         self.c = np.zeros((slots, 10), dtype=np.int64)
         self.cf = np.zeros((slots, 2))
         self.fr = np.arange(slots - 1, -1, -1, dtype=np.int64)  # slot 0 is taken first
-        self.s = np.zeros((n_st, 6), dtype=np.int64)
-        self.s[:, kn.S_UP] = 1
-        self.s[:, kn.S_BEGAN] = -1
-        self.s[:, kn.S_SERVERS] = self._servers
         self.q = np.zeros((n_st, queue, 3), dtype=np.int64)
-        self.qn = np.zeros(n_st, dtype=np.int64)
         self.counts = np.zeros((n_st + 1, len(VOCABULARY)), dtype=np.int64)
         self.kinds = np.zeros(2, dtype=np.int64)
 
@@ -214,17 +212,19 @@ class CompiledEngine:
                 [np.arange(2 * n - 1, n - 1, -1, dtype=np.int64), np.zeros(n, dtype=np.int64)]
             )
             g[kn.G_NFREE] = n
-        if g[kn.G_HSIZE] + self.heap_margin > self.hf.size:
-            self.hf = np.concatenate([self.hf, np.zeros_like(self.hf)])
-            self.hi = np.concatenate([self.hi, np.zeros_like(self.hi)])
-        if self.qn.max() + 1 >= self.q.shape[1]:
+        if self.h[0, 0] + self.heap_margin >= self.h.shape[0]:
+            self.h = np.concatenate([self.h, np.zeros_like(self.h)])
+        if self.s[:-1, kn.S_QN].max() + 1 >= self.q.shape[1]:
             self.q = np.concatenate([self.q, np.zeros_like(self.q)], axis=1)
 
     def events(self, horizon: float, limit: int) -> Iterator[dict[str, np.ndarray]]:
-        """Run to ``horizon``, yielding the log in column dicts of at most ``limit`` events."""
+        """Run to ``horizon``, yielding the log in column dicts of at most ``limit`` events.
+
+        Each kernel call writes into fresh output columns, so the yielded arrays are views of
+        them (no copy) that stay valid after the next call."""
         cap = max(limit, 2 * self.out_margin)
-        of = np.zeros(cap)
-        oi = np.zeros((cap, len(_OUT_COLS)), dtype=np.int64)
+        n_rows, n_ev = self.counts.shape
+        of, oi = np.empty(cap), np.empty((len(_OUT_COLS), cap), dtype=np.int64)
         while True:
             status = kn.run_network(
                 self.rng, float(horizon), self.out_margin, self.heap_margin,
@@ -232,16 +232,23 @@ class CompiledEngine:
                 self._week_hour0, self._units_per_hour, self._surges, self._codes[0],
                 self.scfg, self.svc, self.ttf, self.rep, self._codes[1],
                 self.rcum, self.rdest, self.rcls, self.rn,
-                self.g, self.now, self.hf, self.hi, self.c, self.cf, self.fr, self.s, self.q,
-                self.qn, self.counts, self.kinds, of, oi,
+                self.h, self.c, self.cf, self.fr, self.s, self.q, of, oi,
             )  # fmt: skip
             n = int(self.g[kn.G_NOUT])
-            for lo in range(0, n, limit):
-                hi = min(n, lo + limit)
-                cols: dict[str, np.ndarray] = {"time": of[lo:hi].copy()}
-                cols |= {name: oi[lo:hi, j].copy() for j, name in enumerate(_OUT_COLS)}
-                yield cols
             self.g[kn.G_NOUT] = 0
+            if n:
+                event, station = oi[kn.O_EVENT, :n], oi[kn.O_STATION, :n]
+                # Station-less events (-1) count in the last row.
+                at = np.where(station < 0, n_rows - 1, station) * n_ev + event
+                self.counts += np.bincount(at, minlength=n_rows * n_ev).reshape(n_rows, n_ev)
+                kind = oi[kn.O_KIND, :n]
+                self.kinds += np.bincount(kind[kind >= 0], minlength=self.kinds.size)
+                for lo in range(0, n, limit):
+                    hi = min(n, lo + limit)
+                    cols: dict[str, np.ndarray] = {"time": of[lo:hi]}
+                    cols |= {name: oi[j, lo:hi] for j, name in enumerate(_OUT_COLS)}
+                    yield cols
+                of, oi = np.empty(cap), np.empty((len(_OUT_COLS), cap), dtype=np.int64)
             if status == kn.DONE:
                 return
             if status == kn.GROW:
@@ -257,5 +264,5 @@ class CompiledEngine:
         """Each station's final waiting customers, busy servers and servers."""
         return [
             StationState(i, int(row[kn.S_NWAIT]), int(row[kn.S_BUSY]), int(row[kn.S_SERVERS]))
-            for i, row in enumerate(self.s)
+            for i, row in enumerate(self.s[:-1])
         ]

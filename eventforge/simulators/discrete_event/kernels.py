@@ -13,16 +13,20 @@ enlarges the arrays and calls again) or when the next event is at or past ``t_st
 
 Layouts (column constants below):
 
-- ``hf[H]`` / ``hi[H, 4]``: binary heap of pending events, ordered by (time, scheduling seq):
-  time, then seq, type, id (class, customer slot or station), token.
+- ``h[1 + H, 5]``: binary heap of pending events, ordered by (time, scheduling seq), in rows
+  1.. (row i's children are 2i and 2i + 1): time, seq, type, id (class, customer slot or
+  station), token, all held exactly as floats; row 0 holds the heap's size and the next seq.
 - ``c[N, 10]`` / ``cf[N, 2]``: customer slots, recycled through the stack ``fr`` at departure.
   A pending timer carries the slot's token at scheduling; tokens only grow (also across
   recycling), so a stale timer never matches.
-- ``s[S, 6]``: station state; ``q[S, Q, 3]`` / ``qn[S]``: each station's waiting heap of
-  (priority, join order, slot), entries of abandoned customers dropped lazily at dispatch.
-- ``g``: integer globals (``G_*``); ``now[0]``: the simulation clock.
-- ``of[cap]`` / ``oi[cap, 9]``: output events (time; entity, event, cause, kind, station,
-  class, queue, busy, servers), -1 meaning none/null, as in the SimPy engine's log.
+- ``s[S + 1, 7]``: station state, one row per station (``S_*``), and the integer globals
+  (``G_*``) in the last row; ``q[S, Q, 3]``: each station's waiting heap of (priority, join
+  order, slot), its size in ``s[station, S_QN]``, entries of abandoned customers dropped lazily
+  at dispatch.
+- ``of[cap]`` / ``oi[9, cap]``: output events, one row per column (``O_*``: entity, event,
+  cause, kind, station, class, queue, busy, servers) so that each column is contiguous; -1
+  means none/null, as in the SimPy engine's log. Per-station and per-kind totals are counted
+  by the caller from these columns.
 - Distributions are rows ``(family, a, b)``: 0 exponential(mean a), 1 deterministic(a),
   2 lognormal(mu a, sigma b), 3 gamma(shape a, scale b), 4 weibull(shape a, scale b); a
   family < 0 means none (no patience).
@@ -54,84 +58,87 @@ DONE, FULL, GROW = 0, 1, 2
 
 #: The event loop's helpers are inlined into :func:`run_network` at Numba's IR level (twice as
 #: fast as calls passing a dozen arrays each, measured on an M/M/5); only ``run_network`` is a
-#: kernel of its own, cached like every kernel.
+#: kernel of its own, cached like every kernel. Inlined, each array argument still costs an
+#: atomic reference-count update per call site (most of the loop's time when helpers took ~20
+#: arrays), which is why the state is packed into few arrays and the once-per-event parts
+#: (joining a station, dispatching) are plain code in the loop: 3x faster on an M/M/5.
 _inline = njit(inline="always", nogil=True)
 # Heap event types.
 T_ARRIVAL, T_END, T_RENEGE, T_FAIL, T_REPAIR = range(5)
 # Customer slot columns (c) and float columns (cf).
 C_ID, C_CLS, C_KIND, C_LAST, C_ST, C_TOK, C_WAIT, C_ORDER, C_OUT, C_INSVC = range(10)
 F_REM, F_END = range(2)
-# Station state columns (s).
-S_BUSY, S_NWAIT, S_UP, S_NEXT, S_BEGAN, S_SERVERS = range(6)
-# Globals (g).
-G_INIT, G_HSIZE, G_HSEQ, G_NFREE, G_NEXT_ID, G_COUNT, G_NOUT = range(7)
+# Station state columns (rows of s but the last; S_QN: customers in the waiting heap).
+S_BUSY, S_NWAIT, S_UP, S_NEXT, S_BEGAN, S_SERVERS, S_QN = range(7)
+# Globals (the last row of s).
+G_INIT, G_NFREE, G_NEXT_ID, G_COUNT, G_NOUT = range(5)
+# Output rows (oi).
+O_ENTITY, O_EVENT, O_CAUSE, O_KIND, O_STATION, O_CLS, O_QUEUE, O_BUSY, O_SERVERS = range(9)
 # Class config columns (ccfg) and station config columns (scfg).
 K_PRIO, K_BALK_THR, K_BALK_N, K_FLAT = range(4)
 X_BUFFER, X_PRIORITY, X_BREAKDOWNS = range(3)
 
 
 @_inline
-def _sample(d: np.ndarray, rng: np.random.Generator) -> float:
-    fam = int(d[0])
-    if fam == 0:
-        return rng.exponential(d[1])
-    if fam == 1:
-        return d[1]
-    if fam == 2:
-        return rng.lognormal(d[1], d[2])
-    if fam == 3:
-        return rng.gamma(d[1], d[2])
-    return d[2] * rng.weibull(d[1])
+def _sample(fam: float, a: float, b: float, rng: np.random.Generator) -> float:
+    """A draw from the distribution row ``(fam, a, b)``, passed as scalars (a row view would
+    cost reference-count updates)."""
+    f = int(fam)
+    if f == 0:
+        return rng.exponential(a)
+    if f == 1:
+        return a
+    if f == 2:
+        return rng.lognormal(a, b)
+    if f == 3:
+        return rng.gamma(a, b)
+    return b * rng.weibull(a)
 
 
 @_inline
-def _push(hf, hi, g, t, typ, ident, tok):
+def _push(h, t, typ, ident, tok):
     """Sift-up insertion keyed by (time, seq)."""
-    i = g[G_HSIZE]
-    seq = g[G_HSEQ]
-    g[G_HSIZE] += 1
-    g[G_HSEQ] += 1
-    while i > 0:
-        p = (i - 1) // 2
-        if hf[p] < t or (hf[p] == t and hi[p, 0] < seq):
+    i = int(h[0, 0]) + 1
+    seq = h[0, 1]
+    h[0, 0], h[0, 1] = i, seq + 1.0
+    while i > 1:
+        p = i // 2
+        if h[p, 0] < t or (h[p, 0] == t and h[p, 1] < seq):
             break
-        hf[i] = hf[p]
-        hi[i, 0], hi[i, 1], hi[i, 2], hi[i, 3] = hi[p, 0], hi[p, 1], hi[p, 2], hi[p, 3]
+        h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4] = h[p, 0], h[p, 1], h[p, 2], h[p, 3], h[p, 4]
         i = p
-    hf[i] = t
-    hi[i, 0], hi[i, 1], hi[i, 2], hi[i, 3] = seq, typ, ident, tok
+    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4] = t, seq, typ, ident, tok
 
 
 @_inline
-def _pop(hf, hi, g):
+def _pop(h):
     """Remove the root; returns (time, type, id, token)."""
-    t, typ, ident, tok = hf[0], hi[0, 1], hi[0, 2], hi[0, 3]
-    n = g[G_HSIZE] - 1
-    g[G_HSIZE] = n
-    lt, l0, l1, l2, l3 = hf[n], hi[n, 0], hi[n, 1], hi[n, 2], hi[n, 3]
-    i = 0
+    t, typ, ident, tok = h[1, 0], int(h[1, 2]), int(h[1, 3]), int(h[1, 4])
+    n = int(h[0, 0])
+    lt, l1, l2, l3, l4 = h[n, 0], h[n, 1], h[n, 2], h[n, 3], h[n, 4]
+    n -= 1
+    h[0, 0] = n
+    i = 1
     while True:
-        k = 2 * i + 1
-        if k >= n:
+        k = 2 * i
+        if k > n:
             break
-        if k + 1 < n and (hf[k + 1] < hf[k] or (hf[k + 1] == hf[k] and hi[k + 1, 0] < hi[k, 0])):
+        if k < n and (h[k + 1, 0] < h[k, 0] or (h[k + 1, 0] == h[k, 0] and h[k + 1, 1] < h[k, 1])):
             k += 1
-        if lt < hf[k] or (lt == hf[k] and l0 < hi[k, 0]):
+        if lt < h[k, 0] or (lt == h[k, 0] and l1 < h[k, 1]):
             break
-        hf[i] = hf[k]
-        hi[i, 0], hi[i, 1], hi[i, 2], hi[i, 3] = hi[k, 0], hi[k, 1], hi[k, 2], hi[k, 3]
+        h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4] = h[k, 0], h[k, 1], h[k, 2], h[k, 3], h[k, 4]
         i = k
     if n > 0:
-        hf[i] = lt
-        hi[i, 0], hi[i, 1], hi[i, 2], hi[i, 3] = l0, l1, l2, l3
+        h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4] = lt, l1, l2, l3, l4
     return t, typ, ident, tok
 
 
 @_inline
-def _qpush(q, qn, st, prio, order, slot):
+def _qpush(q, s, st, prio, order, slot):
     """Push onto station ``st``'s waiting heap keyed by (priority, order)."""
-    i = qn[st]
-    qn[st] += 1
+    i = s[st, S_QN]
+    s[st, S_QN] = i + 1
     while i > 0:
         p = (i - 1) // 2
         if q[st, p, 0] < prio or (q[st, p, 0] == prio and q[st, p, 1] < order):
@@ -142,11 +149,11 @@ def _qpush(q, qn, st, prio, order, slot):
 
 
 @_inline
-def _qpop(q, qn, st):
+def _qpop(q, s, st):
     """Remove the root of station ``st``'s waiting heap; returns (order, slot)."""
     order, slot = q[st, 0, 1], q[st, 0, 2]
-    n = qn[st] - 1
-    qn[st] = n
+    n = s[st, S_QN] - 1
+    s[st, S_QN] = n
     l0, l1, l2 = q[st, n, 0], q[st, n, 1], q[st, n, 2]
     i = 0
     while True:
@@ -168,31 +175,28 @@ def _qpop(q, qn, st):
 
 
 @_inline
-def _emit(ev, ent, cause, kind, st, cls, now, s, g, of, oi, counts, kinds):
-    """Append one event to the output; returns its seq."""
-    n = g[G_NOUT]
+def _emit(ev, ent, cause, kind, st, cls, now, s, of, oi):
+    """Append one event to the output columns; returns its seq."""
+    n = s[-1, G_NOUT]
     of[n] = now
-    oi[n, 0], oi[n, 1], oi[n, 2], oi[n, 3], oi[n, 5] = ent, ev, cause, kind, cls
+    oi[O_ENTITY, n], oi[O_EVENT, n], oi[O_CAUSE, n], oi[O_KIND, n] = ent, ev, cause, kind
+    oi[O_CLS, n] = cls
     if st < 0:
-        oi[n, 4] = oi[n, 6] = oi[n, 7] = oi[n, 8] = -1
-        counts[counts.shape[0] - 1, ev] += 1
+        oi[O_STATION, n] = oi[O_QUEUE, n] = oi[O_BUSY, n] = oi[O_SERVERS, n] = -1
     else:
-        oi[n, 4], oi[n, 6], oi[n, 7], oi[n, 8] = st, s[st, S_NWAIT], s[st, S_BUSY], s[st, S_SERVERS]
-        counts[st, ev] += 1
-    if kind >= 0:
-        kinds[kind] += 1
-    seq = g[G_COUNT]
-    g[G_COUNT] += 1
-    g[G_NOUT] = n + 1
+        oi[O_STATION, n], oi[O_QUEUE, n] = st, s[st, S_NWAIT]
+        oi[O_BUSY, n], oi[O_SERVERS, n] = s[st, S_BUSY], s[st, S_SERVERS]
+    seq = s[-1, G_COUNT]
+    s[-1, G_COUNT] = seq + 1
+    s[-1, G_NOUT] = n + 1
     return seq
 
 
 @_inline
-def _cust(ev, i, st, kind, now, c, s, g, of, oi, counts, kinds):
+def _cust(ev, i, st, kind, now, c, s, of, oi):
     """A customer event caused by its previous one (``kind`` < -1: the customer's own)."""
     k = c[i, C_KIND] if kind < -1 else kind
-    c[i, C_LAST] = _emit(ev, c[i, C_ID], c[i, C_LAST], k, st, c[i, C_CLS], now, s, g, of, oi,
-                         counts, kinds)  # fmt: skip
+    c[i, C_LAST] = _emit(ev, c[i, C_ID], c[i, C_LAST], k, st, c[i, C_CLS], now, s, of, oi)
 
 
 @kernel
@@ -200,30 +204,33 @@ def run_network(
     rng, t_stop, out_margin, heap_margin,
     ccfg, rate, bound, profile, pat, balk_p, week_hour0, units_per_hour, surges, surge_code,
     scfg, svc, ttf, rep, outage_code, rcum, rdest, rcls, rn,
-    g, now, hf, hi, c, cf, fr, s, q, qn, counts, kinds, of, oi,
+    h, c, cf, fr, s, q, of, oi,
 ):  # fmt: skip
     """Advance the network until ``t_stop`` (exclusive), a full output or a needed growth;
     returns ``DONE``, ``FULL`` or ``GROW`` (see the module doc)."""
     n_cls, n_st = ccfg.shape[0], scfg.shape[0]
-    if g[G_INIT] == 0:
-        g[G_INIT] = 1
+    if s[-1, G_INIT] == 0:
+        s[-1, G_INIT] = 1
         for k in range(n_cls):
             if rate[k] > 0.0:
-                _push(hf, hi, g, rng.exponential(1.0 / bound[k]), T_ARRIVAL, k, 0)
+                _push(h, rng.exponential(1.0 / bound[k]), T_ARRIVAL, k, 0)
         for st in range(n_st):
             if scfg[st, X_BREAKDOWNS]:
-                _push(hf, hi, g, _sample(ttf[st], rng), T_FAIL, st, 0)
+                _push(h, _sample(ttf[st, 0], ttf[st, 1], ttf[st, 2], rng), T_FAIL, st, 0)
     cap = of.shape[0]
+    qcap = q.shape[1]
     while True:
-        if g[G_NOUT] + out_margin > cap:
+        if s[-1, G_NOUT] + out_margin > cap:
             return FULL
-        if g[G_NFREE] == 0 or g[G_HSIZE] + heap_margin > hf.shape[0] or qn.max() + 1 >= q.shape[1]:
+        if s[-1, G_NFREE] == 0 or h[0, 0] + heap_margin >= h.shape[0]:
             return GROW
-        if g[G_HSIZE] == 0 or hf[0] >= t_stop:
+        for st in range(n_st):
+            if s[st, S_QN] + 1 >= qcap:
+                return GROW
+        if h[0, 0] == 0.0 or h[1, 0] >= t_stop:
             return DONE
-        t, typ, ident, tok = _pop(hf, hi, g)
-        now[0] = t
-        # Customers reaching a station (ja: slot, jst: station, jext: external), and a station
+        t, typ, ident, tok = _pop(h)
+        # A customer reaching a station (ja: slot, jst: station, jext: external), and a station
         # whose servers may take waiting customers (disp), are handled after the event itself.
         ja, jst, jext, disp = -1, -1, False, -1
         route_slot, route_src = -1, -1
@@ -238,16 +245,16 @@ def run_network(
                 hour = int((week_hour0 + t / units_per_hour) // 1.0) % 168
                 keep = rng.random() * bound[k] < rate[k] * profile[k, hour] * mult
             if keep:
-                g[G_NFREE] -= 1
-                i = fr[g[G_NFREE]]
-                c[i, C_ID] = g[G_NEXT_ID]
-                g[G_NEXT_ID] += 1
+                nfree = s[-1, G_NFREE] - 1
+                s[-1, G_NFREE] = nfree
+                i = fr[nfree]
+                c[i, C_ID] = s[-1, G_NEXT_ID]
+                s[-1, G_NEXT_ID] += 1
                 c[i, C_CLS], c[i, C_KIND], c[i, C_ST] = k, kind, -1
                 c[i, C_TOK] += 1
                 c[i, C_WAIT] = c[i, C_OUT] = c[i, C_INSVC] = 0
                 cf[i, F_REM] = -1.0
-                c[i, C_LAST] = _emit(ARRIVAL, c[i, C_ID], -1, kind, -1, k, t, s, g, of, oi,
-                                     counts, kinds)  # fmt: skip
+                c[i, C_LAST] = _emit(ARRIVAL, c[i, C_ID], -1, kind, -1, k, t, s, of, oi)
                 route_slot, route_src = i, 0
         elif typ == T_END:
             i = ident
@@ -256,8 +263,7 @@ def run_network(
                 c[i, C_INSVC] = 0
                 s[st, S_BUSY] -= 1
                 cf[i, F_REM] = -1.0
-                _cust(END, i, st, outage_code if c[i, C_OUT] else -2, t, c, s, g, of, oi, counts,
-                      kinds)  # fmt: skip
+                _cust(END, i, st, outage_code if c[i, C_OUT] else -2, t, c, s, of, oi)
                 c[i, C_OUT] = 0
                 disp = st
                 route_slot, route_src = i, 1 + st
@@ -267,115 +273,111 @@ def run_network(
                 c[i, C_WAIT] = 0
                 st = c[i, C_ST]
                 s[st, S_NWAIT] -= 1
-                _cust(ABANDON, i, st, -2, t, c, s, g, of, oi, counts, kinds)
-                _cust(DEPART, i, -1, -2, t, c, s, g, of, oi, counts, kinds)
-                fr[g[G_NFREE]] = i
-                g[G_NFREE] += 1
+                _cust(ABANDON, i, st, -2, t, c, s, of, oi)
+                _cust(DEPART, i, -1, -2, t, c, s, of, oi)
+                fr[s[-1, G_NFREE]] = i
+                s[-1, G_NFREE] += 1
         elif typ == T_FAIL:
             st = ident
             s[st, S_UP] = 0
-            s[st, S_BEGAN] = _emit(BREAKDOWN, -1 - st, -1, outage_code, st, -1, t, s, g, of, oi,
-                                   counts, kinds)  # fmt: skip
+            s[st, S_BEGAN] = _emit(BREAKDOWN, -1 - st, -1, outage_code, st, -1, t, s, of, oi)
             for i in range(c.shape[0]):
                 if c[i, C_INSVC] and c[i, C_ST] == st:
                     c[i, C_TOK] += 1
                     cf[i, F_REM] = cf[i, F_END] - t
                     c[i, C_OUT] = 1
-            _push(hf, hi, g, t + _sample(rep[st], rng), T_REPAIR, st, 0)
+            _push(h, t + _sample(rep[st, 0], rep[st, 1], rep[st, 2], rng), T_REPAIR, st, 0)
         else:  # T_REPAIR
             st = ident
             s[st, S_UP] = 1
-            _emit(REPAIR, -1 - st, s[st, S_BEGAN], outage_code, st, -1, t, s, g, of, oi, counts,
-                  kinds)  # fmt: skip
+            _emit(REPAIR, -1 - st, s[st, S_BEGAN], outage_code, st, -1, t, s, of, oi)
             for i in range(c.shape[0]):
                 if c[i, C_INSVC] and c[i, C_ST] == st:
                     cf[i, F_END] = t + cf[i, F_REM]
-                    _push(hf, hi, g, cf[i, F_END], T_END, i, c[i, C_TOK])
+                    _push(h, cf[i, F_END], T_END, i, c[i, C_TOK])
             disp = st
-        if disp >= 0:
-            _dispatch(disp, t, rng, ccfg, scfg, svc, c, cf, s, q, qn, g, hf, hi, of, oi, counts,
-                      kinds)  # fmt: skip
-        if route_slot >= 0:
-            i = route_slot
-            k = c[i, C_CLS]
-            n = rn[k, route_src]
-            j = 0
-            if n > 1:
-                u = rng.random()
-                while j < n - 1 and rcum[k, route_src, j] <= u:
-                    j += 1
-            c[i, C_CLS] = rcls[k, route_src, j]
-            if route_src > 0:
-                _cust(ROUTE, i, route_src - 1, -2, t, c, s, g, of, oi, counts, kinds)
-            dest = rdest[k, route_src, j]
-            if dest < 0:
-                _cust(DEPART, i, -1, -2, t, c, s, g, of, oi, counts, kinds)
-                fr[g[G_NFREE]] = i
-                g[G_NFREE] += 1
-            else:
-                ja, jst, jext = i, dest, route_src == 0
-        if ja >= 0:
-            _join(ja, jst, jext, t, rng, ccfg, pat, balk_p, scfg, svc, c, cf, fr, s, q, qn, g,
-                  hf, hi, of, oi, counts, kinds)  # fmt: skip
+        # Serve the stations whose servers may take waiting customers: first the event's own
+        # (before routing), then the one a customer joined. Plain code rather than a helper:
+        # a helper's array arguments cost reference-count updates at every call site.
+        for phase in range(2):
+            if disp >= 0:
+                st, disp = disp, -1
+                while s[st, S_UP] == 1 and s[st, S_BUSY] < s[st, S_SERVERS] and s[st, S_NWAIT] > 0:
+                    order, i = _qpop(q, s, st)
+                    if c[i, C_WAIT] == 0 or c[i, C_ORDER] != order or c[i, C_ST] != st:
+                        continue  # a stale entry of a customer who abandoned
+                    c[i, C_WAIT] = 0
+                    c[i, C_TOK] += 1
+                    s[st, S_NWAIT] -= 1
+                    s[st, S_BUSY] += 1
+                    _cust(START, i, st, -2, t, c, s, of, oi)
+                    if cf[i, F_REM] < 0.0:
+                        k = c[i, C_CLS]
+                        cf[i, F_REM] = _sample(svc[st, k, 0], svc[st, k, 1], svc[st, k, 2], rng)
+                    cf[i, F_END] = t + cf[i, F_REM]
+                    c[i, C_INSVC] = 1
+                    _push(h, cf[i, F_END], T_END, i, c[i, C_TOK])
+            if phase == 1:
+                break
+            if route_slot >= 0:
+                i = route_slot
+                k = c[i, C_CLS]
+                n = rn[k, route_src]
+                j = 0
+                if n > 1:
+                    u = rng.random()
+                    while j < n - 1 and rcum[k, route_src, j] <= u:
+                        j += 1
+                c[i, C_CLS] = rcls[k, route_src, j]
+                if route_src > 0:
+                    _cust(ROUTE, i, route_src - 1, -2, t, c, s, of, oi)
+                dest = rdest[k, route_src, j]
+                if dest < 0:
+                    _cust(DEPART, i, -1, -2, t, c, s, of, oi)
+                    fr[s[-1, G_NFREE]] = i
+                    s[-1, G_NFREE] += 1
+                else:
+                    ja, jst, jext = i, dest, route_src == 0
+            if ja >= 0:
+                # Customer slot ja reaches station jst: balk (external arrivals only), block
+                # (full buffer) or join the queue, with a patience timer, then service if a
+                # server is free (the next phase). Plain code, as above.
+                i, st = ja, jst
+                k = c[i, C_CLS]
+                nq = s[st, S_NWAIT]
+                lost = -1
+                if jext:
+                    if ccfg[k, K_BALK_THR] >= 0:
+                        if nq >= ccfg[k, K_BALK_THR]:
+                            lost = BALK
+                    elif ccfg[k, K_BALK_N] > 0 and (
+                        rng.random() < balk_p[k, min(nq, ccfg[k, K_BALK_N] - 1)]
+                    ):
+                        lost = BALK
+                if lost < 0:
+                    free = s[st, S_UP] == 1 and s[st, S_BUSY] < s[st, S_SERVERS] and nq == 0
+                    if not free and scfg[st, X_BUFFER] >= 0 and nq >= scfg[st, X_BUFFER]:
+                        lost = BLOCK
+                if lost >= 0:
+                    _cust(lost, i, st, -2, t, c, s, of, oi)
+                    _cust(DEPART, i, -1, -2, t, c, s, of, oi)
+                    fr[s[-1, G_NFREE]] = i
+                    s[-1, G_NFREE] += 1
+                else:
+                    c[i, C_ST], c[i, C_ORDER] = st, s[st, S_NEXT]
+                    s[st, S_NEXT] += 1
+                    prio = ccfg[k, K_PRIO] if scfg[st, X_PRIORITY] else 0
+                    _qpush(q, s, st, prio, c[i, C_ORDER], i)
+                    c[i, C_WAIT] = 1
+                    s[st, S_NWAIT] += 1
+                    _cust(JOIN, i, st, -2, t, c, s, of, oi)
+                    if pat[k, 0] >= 0.0:
+                        wait = _sample(pat[k, 0], pat[k, 1], pat[k, 2], rng)
+                        _push(h, t + wait, T_RENEGE, i, c[i, C_TOK])
+                    disp = st
         if typ == T_ARRIVAL:
             # The next candidate is drawn after this one is handled (as the SimPy process does).
-            _push(hf, hi, g, t + rng.exponential(1.0 / bound[ident]), T_ARRIVAL, ident, 0)
+            _push(h, t + rng.exponential(1.0 / bound[ident]), T_ARRIVAL, ident, 0)
         elif typ == T_REPAIR:
-            _push(hf, hi, g, t + _sample(ttf[ident], rng), T_FAIL, ident, 0)
-
-
-@_inline
-def _join(
-    i, st, external, t, rng, ccfg, pat, balk_p, scfg, svc, c, cf, fr, s, q, qn, g, hf, hi, of,
-    oi, counts, kinds,
-):  # fmt: skip
-    """Customer slot ``i`` reaches station ``st``: balk (external arrivals only), block (full
-    buffer) or join the queue, with a patience timer, and service if a server is free."""
-    k = c[i, C_CLS]
-    nq = s[st, S_NWAIT]
-    lost = -1
-    if external:
-        if ccfg[k, K_BALK_THR] >= 0:
-            if nq >= ccfg[k, K_BALK_THR]:
-                lost = BALK
-        elif ccfg[k, K_BALK_N] > 0 and rng.random() < balk_p[k, min(nq, ccfg[k, K_BALK_N] - 1)]:
-            lost = BALK
-    if lost < 0:
-        free = s[st, S_UP] == 1 and s[st, S_BUSY] < s[st, S_SERVERS] and nq == 0
-        if not free and scfg[st, X_BUFFER] >= 0 and nq >= scfg[st, X_BUFFER]:
-            lost = BLOCK
-    if lost >= 0:
-        _cust(lost, i, st, -2, t, c, s, g, of, oi, counts, kinds)
-        _cust(DEPART, i, -1, -2, t, c, s, g, of, oi, counts, kinds)
-        fr[g[G_NFREE]] = i
-        g[G_NFREE] += 1
-        return
-    c[i, C_ST], c[i, C_ORDER] = st, s[st, S_NEXT]
-    s[st, S_NEXT] += 1
-    prio = ccfg[k, K_PRIO] if scfg[st, X_PRIORITY] else 0
-    _qpush(q, qn, st, prio, c[i, C_ORDER], i)
-    c[i, C_WAIT] = 1
-    s[st, S_NWAIT] += 1
-    _cust(JOIN, i, st, -2, t, c, s, g, of, oi, counts, kinds)
-    if pat[k, 0] >= 0.0:
-        _push(hf, hi, g, t + _sample(pat[k], rng), T_RENEGE, i, c[i, C_TOK])
-    _dispatch(st, t, rng, ccfg, scfg, svc, c, cf, s, q, qn, g, hf, hi, of, oi, counts, kinds)
-
-
-@_inline
-def _dispatch(st, t, rng, ccfg, scfg, svc, c, cf, s, q, qn, g, hf, hi, of, oi, counts, kinds):
-    """Start service while a server is free and someone waits (highest priority first)."""
-    while s[st, S_UP] == 1 and s[st, S_BUSY] < s[st, S_SERVERS] and s[st, S_NWAIT] > 0:
-        order, i = _qpop(q, qn, st)
-        if c[i, C_WAIT] == 0 or c[i, C_ORDER] != order or c[i, C_ST] != st:
-            continue  # a stale entry of a customer who abandoned
-        c[i, C_WAIT] = 0
-        c[i, C_TOK] += 1
-        s[st, S_NWAIT] -= 1
-        s[st, S_BUSY] += 1
-        _cust(START, i, st, -2, t, c, s, g, of, oi, counts, kinds)
-        if cf[i, F_REM] < 0.0:
-            cf[i, F_REM] = _sample(svc[st, c[i, C_CLS]], rng)
-        cf[i, F_END] = t + cf[i, F_REM]
-        c[i, C_INSVC] = 1
-        _push(hf, hi, g, cf[i, F_END], T_END, i, c[i, C_TOK])
+            up = _sample(ttf[ident, 0], ttf[ident, 1], ttf[ident, 2], rng)
+            _push(h, t + up, T_FAIL, ident, 0)
