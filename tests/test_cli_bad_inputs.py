@@ -62,6 +62,11 @@ MODEL_CASES = [
         r"shop\.yaml:8: params\.activty_cv: .*mean 'activity_cv'",
     ),
     ("probability: 0.1,", "probability: 0.3,", r"shop\.yaml:8: params\.types: .*sum to 1"),
+    (
+        "  rate: 2/h",
+        "  rate: 2/h\n  daily_profile: [1, 2]",
+        r"shop\.yaml:8: params\.daily_profile: must have at least 24 item\(s\) \(got 2 items\)",
+    ),
     ("horizon: 2d", "horizon: -2d", r"shop\.yaml:4: horizon: .*(> 0|greater than 0)"),
     ("model: arrivals", "model: arivals", r"shop\.yaml:2: model: .*did you mean 'arrivals'"),
 ]

@@ -334,6 +334,10 @@ def translate_errors(
                 message = error["msg"][:1].lower() + error["msg"][1:]
             else:
                 message = rule.format(**error.get("ctx", {}))
-            value = node if complete else error.get("input")
-            out.append((path, f"{message} (got {show(value)})"))
+            ctx = error.get("ctx", {})
+            if ctx.get("actual_length"):  # a list's length says more than "a list"
+                got = f"{ctx['actual_length']} items"
+            else:
+                got = show(node if complete else error.get("input"))
+            out.append((path, f"{message} (got {got})"))
     return out
