@@ -11,13 +11,12 @@ import pytest
 from pydantic import ValidationError
 from scipy import stats
 
-from eventforge.simulators.base import RunContext
 from eventforge.simulators.monte_carlo import reference
 from eventforge.simulators.monte_carlo.arrivals import Arrivals, arrivals_events
 from eventforge.simulators.monte_carlo.sampling import alias_table, cumulative
+from tests.simulate import START, columns, run_simulator
 
 HOURS = {"time_unit_s": 3600.0}
-START = datetime(2026, 1, 1, tzinfo=UTC)
 TYPES = {
     "view": {"probability": 0.6, "median_amount": 10.0, "amount_sigma": 0.8},
     "buy": {"probability": 0.3, "median_amount": 40.0, "amount_sigma": 0.5},
@@ -40,25 +39,16 @@ def simulate(
     unit_s: float = 3600.0,
     batch_events: int = 65_536,
 ) -> tuple[Arrivals, list[pa.RecordBatch]]:
-    context = {"time_unit_s": unit_s}
-    sim = Arrivals(
-        Arrivals.Params.model_validate(p, context=context),
-        Arrivals.RareEvents.model_validate(rare or {}, context=context),
-        np.random.default_rng(seed),
-        RunContext(horizon, start, unit_s, replication=0, batch_events=batch_events),
+    return run_simulator(
+        Arrivals,
+        p,
+        rare,
+        horizon=horizon,
+        seed=seed,
+        start=start,
+        unit_s=unit_s,
+        batch_events=batch_events,
     )
-    return sim, list(sim.run())
-
-
-def table(batches: list[pa.RecordBatch]) -> dict[str, np.ndarray]:
-    t = pa.Table.from_batches(batches)
-    out = {}
-    for name in t.column_names:
-        col = t.column(name).combine_chunks()
-        if pa.types.is_dictionary(col.type):
-            col = col.dictionary_decode()
-        out[name] = col.to_numpy(zero_copy_only=False)
-    return out
 
 
 def marks() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -156,7 +146,7 @@ def test_window_counts_are_poisson() -> None:
     # ratio var/mean has SE ~ sqrt(2 / (k - 1)), tolerance 4 SE.
     k, lam = 2000, 100.0
     _, batches = simulate(params(entities=100, rate=1.0), horizon=float(k))
-    counts = np.histogram(table(batches)["time"], bins=np.arange(k + 1))[0]
+    counts = np.histogram(columns(batches)["time"], bins=np.arange(k + 1))[0]
     assert abs(counts.mean() - lam) < 4 * math.sqrt(lam / k)
     assert abs(counts.var(ddof=1) / counts.mean() - 1) < 4 * math.sqrt(2 / (k - 1))
 
@@ -189,7 +179,7 @@ def test_weekly_profile_and_exponential_trend() -> None:
         horizon=4 * 168.0,
         start=datetime(2026, 1, 5, tzinfo=UTC),  # a Monday
     )
-    time = table(batches)["time"]
+    time = columns(batches)["time"]
     g = math.log(1.2) / 168.0
     level = 100 * 0.5 * np.array(weekly) / np.mean(weekly)
     for day in range(28):
@@ -224,7 +214,7 @@ def test_outages_have_no_events_and_are_logged() -> None:
     sim, batches = simulate(
         params(entities=200, rate=2.0), {"outages": {"windows": windows}}, horizon=72.0, seed=3
     )
-    t = table(batches)
+    t = columns(batches)
     assert check_outages(t) == 3 == sim.summary()["outages"]
     # The two overlapping windows merge; the last outage outlives the horizon (no end).
     np.testing.assert_array_equal(t["time"][t["event"] == "outage_start"], [10.0, 30.0, 71.0])
@@ -239,7 +229,7 @@ def test_flash_crowd_rate_and_labels() -> None:
     # In the window the rate is multiplier x base: count within 4 SE of its Poisson mean.
     rare = {"flash_crowds": {"windows": [{"at": "20h", "duration": "10h", "multiplier": 5.0}]}}
     _, batches = simulate(params(entities=100, rate=2.0), rare, horizon=60.0, seed=4)
-    t = table(batches)
+    t = columns(batches)
     inside = (t["time"] >= 20.0) & (t["time"] < 30.0)
     expected = 5.0 * 100 * 2.0 * 10.0
     assert abs(inside.sum() - expected) < 4 * math.sqrt(expected)
@@ -254,7 +244,7 @@ def test_types_amounts_and_activity() -> None:
     # sigma): mean within 4 sigma / sqrt(n); sample sd within 4 sigma / sqrt(2 (n - 1)).
     # Per-entity counts are gamma-Poisson: mean rate * horizon, variance m + m^2 cv^2.
     _, batches = simulate(params(entities=2000, rate=1.0, activity_cv=0.5), horizon=100.0)
-    t = table(batches)
+    t = columns(batches)
     n = len(t["time"])
     for name, spec in TYPES.items():
         p = spec["probability"]
@@ -277,7 +267,7 @@ def test_log_invariants_summary_replay_and_bounded_batches() -> None:
     p = params(entities=500, rate="3/h", activity_cv=1.0, daily_profile=list(range(1, 25)))
     sim, batches = simulate(p, rare, horizon=10 * 24.0, batch_events=5000, seed=9)
     assert all(b.num_rows <= 1.5 * 5000 for b in batches), max(b.num_rows for b in batches)
-    t = table(batches)
+    t = columns(batches)
     assert len(t["seq"]) > 10 * 5000
     np.testing.assert_array_equal(t["seq"], np.arange(len(t["seq"])))
     assert (np.diff(t["time"]) >= 0).all()

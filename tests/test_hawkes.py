@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -11,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 from scipy import stats
 
-from eventforge.simulators.base import RunContext
 from eventforge.simulators.monte_carlo import reference
 from eventforge.simulators.monte_carlo.hawkes import Hawkes, hawkes_clusters
 from eventforge.simulators.monte_carlo.sampling import cumulative
+from tests.simulate import columns, run_simulator
 
 HOURS = {"time_unit_s": 3600.0}
 
@@ -27,25 +26,14 @@ def params(**over: object) -> dict:
 def simulate(
     p: dict, rare: dict | None = None, *, horizon: float, seed: int = 1, batch_events: int = 65_536
 ) -> tuple[Hawkes, list[pa.RecordBatch]]:
-    sim = Hawkes(
-        Hawkes.Params.model_validate(p, context=HOURS),
-        Hawkes.RareEvents.model_validate(rare or {}, context=HOURS),
-        np.random.default_rng(seed),
-        RunContext(horizon, datetime(2026, 1, 1, tzinfo=UTC), 3600.0, 0, batch_events),
-    )
-    return sim, list(sim.run())
+    return run_simulator(Hawkes, p, rare, horizon=horizon, seed=seed, batch_events=batch_events)
 
 
 def table(batches: list[pa.RecordBatch]) -> dict[str, np.ndarray]:
-    t = pa.Table.from_batches(batches)
-    out = {}
-    for name in t.column_names:
-        col = t.column(name).combine_chunks()
-        if pa.types.is_dictionary(col.type):
-            col = col.dictionary_decode()
-        if name == "cause":
-            col = col.fill_null(-1)
-        out[name] = col.to_numpy(zero_copy_only=False)
+    """The columns as arrays, a null ``cause`` (an immigrant) as -1."""
+    out = columns(batches)
+    cause = pa.Table.from_batches(batches).column("cause").combine_chunks()
+    out["cause"] = cause.fill_null(-1).to_numpy()
     return out
 
 

@@ -18,7 +18,6 @@ import pytest
 from pydantic import ValidationError
 from scipy import stats
 
-from eventforge.simulators.base import RunContext
 from eventforge.simulators.monte_carlo import reference
 from eventforge.simulators.monte_carlo.prices import (
     Prices,
@@ -27,6 +26,7 @@ from eventforge.simulators.monte_carlo.prices import (
     price_regimes,
     price_ticks,
 )
+from tests.simulate import run_simulator
 
 CTX = {"time_unit_s": 3600.0}
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -39,15 +39,9 @@ def run(
     horizon: float = 24.0,
     batch: int = 65_536,
 ) -> tuple[Prices, list[pa.RecordBatch], pa.Table]:
-    sim = Prices(
-        Prices.Params.model_validate(params, context=CTX),
-        Prices.RareEvents.model_validate(rare or {}, context=CTX),
-        np.random.default_rng(seed),
-        RunContext(
-            horizon=horizon, start=START, time_unit_s=3600.0, replication=0, batch_events=batch
-        ),
+    sim, batches = run_simulator(
+        Prices, params, rare, horizon=horizon, seed=seed, batch_events=batch
     )
-    batches = list(sim.run())
     return sim, batches, pa.Table.from_batches(batches, schema=Prices.spec.schema())
 
 

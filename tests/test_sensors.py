@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from eventforge.simulators.base import RunContext
 from eventforge.simulators.monte_carlo import reference
 from eventforge.simulators.monte_carlo.sensors import (
     FAULT_KINDS,
@@ -27,6 +26,7 @@ from eventforge.simulators.monte_carlo.sensors import (
     sampling_instants,
     sensors_block,
 )
+from tests.simulate import run_simulator
 
 CTX = {"time_unit_s": 3600.0}
 START = datetime(2026, 1, 1, 6, 30, tzinfo=UTC)
@@ -39,15 +39,9 @@ def run(
     horizon: float = 24.0,
     batch: int = 65_536,
 ) -> tuple[Sensors, list[pa.RecordBatch], pd.DataFrame]:
-    sim = Sensors(
-        Sensors.Params.model_validate(params, context=CTX),
-        Sensors.RareEvents.model_validate(faults or {}, context=CTX),
-        np.random.default_rng(seed),
-        RunContext(
-            horizon=horizon, start=START, time_unit_s=3600.0, replication=0, batch_events=batch
-        ),
+    sim, batches = run_simulator(
+        Sensors, params, faults, horizon=horizon, seed=seed, start=START, batch_events=batch
     )
-    batches = list(sim.run())
     df = pa.Table.from_batches(batches, schema=Sensors.spec.schema()).to_pandas()
     return sim, batches, df
 
