@@ -24,6 +24,7 @@ __all__ = [
     "categorical",
     "decoded",
     "dictionary_counts",
+    "masked",
 ]
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
@@ -99,11 +100,31 @@ class EventSpec:
         return self.rare_kinds.index(kind)
 
 
+def masked(values: np.ndarray, null: np.ndarray, type: pa.DataType | None = None) -> pa.Array:
+    """``values`` (cast to ``type``, a fixed-width number type) as an Arrow array that is null
+    where ``null`` is true.
+
+    Built from a packed validity bitmap and the values' own buffer: ``pa.array(values,
+    mask=null)`` converts the mask element by element and takes ~10x longer (0.54 vs 0.06 ms per
+    200k int32), which is a fifth of a compiled model's time per event.
+    """
+    arrow_type = pa.from_numpy_dtype(np.asarray(values).dtype) if type is None else type
+    if not (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)):
+        raise TypeError(f"masked() builds number columns, not {arrow_type}")
+    values = np.ascontiguousarray(values, dtype=arrow_type.to_pandas_dtype())
+    null = np.asarray(null, dtype=np.bool_)
+    if not null.any():
+        return pa.array(values, type=arrow_type)
+    validity = np.packbits(~null, bitorder="little")
+    return pa.Array.from_buffers(
+        arrow_type, len(values), [pa.py_buffer(validity), pa.py_buffer(values)]
+    )
+
+
 def categorical(codes: np.ndarray, values: Sequence[str]) -> pa.DictionaryArray:
     """A dictionary column from integer codes into ``values``; a negative code is null."""
-    codes = np.asarray(codes, dtype=np.int32)
-    mask = codes < 0
-    indices = pa.array(codes, type=pa.int32(), mask=mask if mask.any() else None)
+    codes = np.asarray(codes)
+    indices = masked(codes, codes < 0, pa.int32())
     return pa.DictionaryArray.from_arrays(indices, pa.array(list(values), type=pa.string()))
 
 
@@ -167,7 +188,7 @@ class BatchBuilder:
             has = cause >= 0
             if bool((cause[has] >= seq[has]).any()):
                 raise RuntimeError("simulator emitted a cause that does not precede its effect")
-            cause_arr = pa.array(cause, type=pa.int64(), mask=~has)
+            cause_arr = masked(cause, ~has)
         if rare_kind is None:
             kind_codes = np.full(n, -1, dtype=np.int32)
         else:
@@ -184,9 +205,7 @@ class BatchBuilder:
             pa.DictionaryArray.from_arrays(pa.array(event, type=pa.int32()), self._vocab),
             cause_arr,
             pa.array(np.asarray(rare, dtype=np.bool_)),
-            pa.DictionaryArray.from_arrays(
-                pa.array(kind_codes, type=pa.int32(), mask=kind_codes < 0), self._kinds
-            ),
+            pa.DictionaryArray.from_arrays(masked(kind_codes, kind_codes < 0), self._kinds),
             pa.array(
                 np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64),
                 type=pa.float64(),

@@ -177,7 +177,7 @@ def simulate(scenario: Scenario, point: int = 0, replication: int = 0) -> pa.Tab
         raise UsageError(
             f"replication {replication} out of range (the scenario has {scenario.replications})"
         )
-    sink = MemorySink(point, replication)
+    sink = MemorySink(point, replication, digest=False)
     _simulate_into(scenario, Task(point, replication), sink, lambda n, f: None)
     return sink.table()
 

@@ -8,7 +8,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from eventforge.events import COMMON_FIELDS, BatchBuilder, EventSpec, Lifecycle, categorical
+from eventforge.events import (
+    COMMON_FIELDS,
+    BatchBuilder,
+    EventSpec,
+    Lifecycle,
+    categorical,
+    masked,
+)
 
 SPEC = EventSpec(
     vocabulary=("open", "close"),
@@ -85,6 +92,24 @@ def test_time_may_not_go_back_across_batches() -> None:
 def test_categorical_negative_code_is_null() -> None:
     arr = categorical(np.array([1, -1, 0]), ["a", "b"])
     assert arr.to_pylist() == ["b", None, "a"]
+
+
+@pytest.mark.parametrize("arrow_type", [pa.int32(), pa.int64(), pa.float64(), None])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 1000])
+def test_masked_equals_pyarrow_mask(arrow_type: pa.DataType | None, n: int) -> None:
+    rng = np.random.default_rng(n)
+    values = rng.integers(-3, 100, n)
+    for null in (values < 0, np.zeros(n, dtype=bool), np.ones(n, dtype=bool)):
+        got = masked(values, null, arrow_type)
+        got.validate(full=True)
+        want = pa.array(values, type=arrow_type, mask=null)
+        assert got.equals(want)
+        assert got.null_count == int(null.sum())
+
+
+def test_masked_refuses_non_number_types() -> None:
+    with pytest.raises(TypeError, match="number columns"):
+        masked(np.array([True]), np.array([False]), pa.bool_())
 
 
 def test_spec_refuses_shadowing_and_duplicates() -> None:

@@ -286,6 +286,14 @@ def test_memory_sink_keeps_rows_and_follows_the_same_lifecycle() -> None:
     for b in batches:
         again.write(b)
     assert again.commit({"served": 5}) == info  # same batches, same checksum
+    plain = MemorySink(point=1, replication=3, digest=False)
+    plain.open(SPEC.schema())
+    for b in batches:
+        plain.write(b)
+    undigested = plain.commit({"served": 5})
+    assert (undigested.sha256, undigested.rows) == ("", 100)
+    assert undigested.bytes == sum(b.nbytes for b in batches)
+    assert plain.table().equals(sink.table())
 
     with MemorySink() as failing:
         failing.open(SPEC.schema())

@@ -133,10 +133,21 @@ def _build(doc: Document, source: str, problems: list[Problem]) -> Scenario:
         if index == 0:  # a path that cannot be set fails at every point alike
             problems.extend(doc.problem(("sweep", key), error) for key, error in errors)
         try:
-            validated.append(model_cls.model_validate(pdata, context={"time_unit_s": unit_s}))
-            continue
+            valid: Any = model_cls.model_validate(pdata, context={"time_unit_s": unit_s})
         except ValidationError as err:
             located = translate_errors(err, pdata, model_cls)
+        else:
+            # (An unknown model's params are free data: there is nothing to ask.)
+            sections = [(s, getattr(valid, s)) for s in ("params", "rare_events")]
+            located = [
+                ((section, *path), message)
+                for section, model in sections
+                if isinstance(model, StrictModel)
+                for path, message in model.horizon_problems(valid.horizon)
+            ]
+            if not located:
+                validated.append(valid)
+                continue
         at_point: list[Problem] = []
         for path, message in located:
             key = _related(path, keys)

@@ -30,6 +30,16 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
+    def horizon_problems(self, horizon: float) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems that only the scenario's ``horizon`` (in time units) reveals, such as a date
+        past its end, as (key path inside this model, message) pairs.
+
+        A model cannot see the scenario's other keys while pydantic validates it, so scenario
+        loading calls this on ``params`` and ``rare_events`` afterwards and reports each problem
+        at its key's line. None by default.
+        """
+        return []
+
 
 #: A finite probability in [0, 1].
 Probability = Annotated[FiniteFloat, Field(ge=0.0, le=1.0)]

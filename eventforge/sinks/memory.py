@@ -20,12 +20,16 @@ class MemorySink(SinkLifecycle):
     """Keeps one part's batches in memory; implements :class:`eventforge.sinks.base.Sink`.
 
     After ``commit``, :meth:`table` returns the rows. ``PartInfo.bytes`` and ``sha256`` describe
-    the part's Arrow IPC stream, which is deterministic for the same batches.
+    the part's Arrow IPC stream, which is deterministic for the same batches. With
+    ``digest=False`` no stream is made (``bytes`` is the batches' Arrow buffer size and
+    ``sha256`` is empty): serialising and hashing cost as much as generating a compiled model's
+    log, so a caller that only wants the table (:func:`eventforge.simulate`) skips them.
     """
 
-    def __init__(self, point: int = 0, replication: int = 0) -> None:
+    def __init__(self, point: int = 0, replication: int = 0, *, digest: bool = True) -> None:
         self.point = point
         self.replication = replication
+        self.digest = digest
         self.rows = 0
         self.info: PartInfo | None = None
         self._state = "new"  # new -> open -> committed | aborted
@@ -57,18 +61,22 @@ class MemorySink(SinkLifecycle):
         if self._state != "open":
             raise RuntimeError(f"commit() on a sink that is {self._state}")
         self._state = "committed"
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, self._schema) as writer:
-            for batch in self._batches:
-                writer.write_batch(batch)
-        data = sink.getvalue()
+        if self.digest:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, self._schema) as writer:
+                for batch in self._batches:
+                    writer.write_batch(batch)
+            data = sink.getvalue()
+            size, sha256 = data.size, hashlib.sha256(data).hexdigest()
+        else:
+            size, sha256 = sum(b.nbytes for b in self._batches), ""
         self.info = PartInfo(
             path=part_relpath(self.point, self.replication),
             point=self.point,
             replication=self.replication,
             rows=self.rows,
-            bytes=data.size,
-            sha256=hashlib.sha256(data).hexdigest(),
+            bytes=size,
+            sha256=sha256,
             summary=dict(summary),
         )
         return self.info

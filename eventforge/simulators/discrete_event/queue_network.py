@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from eventforge.events import EventSpec, Lifecycle, categorical, decoded
+from eventforge.events import EventSpec, Lifecycle, categorical, decoded, masked
 from eventforge.scenario.types import StrictModel
 from eventforge.simulators.base import Simulator, Summary
 from eventforge.simulators.discrete_event.compiled_engine import CompiledEngine
@@ -154,7 +154,7 @@ class QueueNetwork(Simulator):
                 "station": categorical(cols["station"], stations),
                 "customer_class": categorical(cols["cls"], self._engine.classes),
                 **{
-                    name: pa.array(cols[key], type=pa.int32(), mask=cols[key] < 0)
+                    name: masked(cols[key], cols[key] < 0, pa.int32())
                     for name, key in zip(_STATE, ("queue", "busy", "servers"), strict=True)
                 },
             },

@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import AfterValidator, Field, FiniteFloat, StringConstraints, field_validator
 
-from eventforge.events import EventSpec, Lifecycle, categorical, dictionary_counts
+from eventforge.events import EventSpec, Lifecycle, categorical, dictionary_counts, masked
 from eventforge.scenario.types import (
     NonNegativeFloat,
     PositiveFloat,
@@ -349,7 +349,7 @@ class Arrivals(Simulator):
                     columns={
                         "event_type": categorical(codes_t, names),
                         "channel": categorical(codes_c, channels),
-                        "amount": pa.array(amounts, mask=is_sys),
+                        "amount": masked(amounts, is_sys),
                     },
                 )
             a = b

@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, FiniteFloat, StringConstraints, model_validator
 
-from eventforge.events import EventSpec, categorical, decoded
+from eventforge.events import EventSpec, categorical, decoded, masked
 from eventforge.scenario.types import NonNegativeFloat, PositiveFloat, Probability, StrictModel
 from eventforge.scenario.units import Duration, NonNegativeDuration, NonNegativeRate, Rate
 from eventforge.simulators.base import Simulator, Summary
@@ -398,10 +398,10 @@ class Prices(Simulator):
                     rare_kind=np.where(crash[a:b], 0, -1),
                     columns={
                         "symbol": categorical(entity[a:b], self._symbols),
-                        "price": pa.array(price[a:b], mask=np.isnan(price[a:b])),
-                        "log_return": pa.array(log_return[a:b], mask=np.isnan(log_return[a:b])),
-                        "size": pa.array(size[a:b], mask=~tick[a:b]),
-                        "spread": pa.array(price[a:b] * spread[reg[a:b]], mask=~tick[a:b]),
+                        "price": masked(price[a:b], np.isnan(price[a:b])),
+                        "log_return": masked(log_return[a:b], np.isnan(log_return[a:b])),
+                        "size": masked(size[a:b], ~tick[a:b]),
+                        "spread": masked(price[a:b] * spread[reg[a:b]], ~tick[a:b]),
                         "regime": categorical(reg[a:b], self._regimes),
                     },
                 )

@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, FiniteFloat, StringConstraints, model_validator
 
-from eventforge.events import EventSpec, Lifecycle, categorical, decoded
+from eventforge.events import EventSpec, Lifecycle, categorical, decoded, masked
 from eventforge.scenario.types import NonNegativeFloat, PositiveFloat, PositiveInt, StrictModel
 from eventforge.scenario.units import Duration, NonNegativeRate
 from eventforge.simulators.base import Simulator, Summary
@@ -301,8 +301,8 @@ class Sensors(Simulator):
                     rare_kind=rare_kind[a:b],
                     columns={
                         "sensor_type": categorical(fleet.group[entity[a:b]], self._types),
-                        "value": pa.array(value[a:b], mask=np.isnan(value[a:b])),
-                        "fault_id": pa.array(fault_id[a:b], mask=fault_id[a:b] < 0),
+                        "value": masked(value[a:b], np.isnan(value[a:b])),
+                        "fault_id": masked(fault_id[a:b], fault_id[a:b] < 0),
                     },
                 )
             if last:
