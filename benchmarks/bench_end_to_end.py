@@ -16,10 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
+from ceiling import pyarrow_alone
 
 import eventforge as ef
-from eventforge.sinks.parquet import ParquetOptions, writer_options
 
 SCENARIO = "arrivals"
 # About 10 M events: the built-in shop scaled to 150,000 customers over 60 days.
@@ -33,17 +32,7 @@ def _events_per_second(tmp: Path) -> None:
     result = ef.run(scenario, tmp / "e2e", executor="serial")
     e2e = result.rows / result.seconds
     table = ef.read_table(result.root).drop_columns(["point"])
-    opts = ParquetOptions(
-        row_group_rows=scenario.output.row_group_rows,
-        compression=scenario.output.compression,
-        compression_level=scenario.output.compression_level,
-    )
-    schema = table.schema
-    t0 = time.perf_counter()
-    with pq.ParquetWriter(tmp / "alone.parquet", schema, **writer_options(schema, opts)) as w:
-        w.write_table(table, row_group_size=opts.row_group_rows)
-    alone = table.num_rows / (time.perf_counter() - t0)
-    size = (tmp / "alone.parquet").stat().st_size
+    alone, size = pyarrow_alone(table, scenario, tmp / "alone.parquet")
     print(f"end to end, {result.rows:,} events: {e2e / 1e6:.2f} M events/s")
     print(f"pyarrow alone, same table, same settings: {alone / 1e6:.2f} M rows/s")
     print(f"ratio end to end / pyarrow alone: {e2e / alone:.0%} (target >= 70%)")
