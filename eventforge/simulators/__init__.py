@@ -23,6 +23,7 @@ _BUILTIN: dict[str, str] = {
     "prices": "eventforge.simulators.monte_carlo.prices:Prices",
     "sensors": "eventforge.simulators.monte_carlo.sensors:Sensors",
     "queue_network": "eventforge.simulators.discrete_event.queue_network:QueueNetwork",
+    "epidemic": "eventforge.simulators.agent_based.epidemic:Epidemic",
 }
 
 
