@@ -11,14 +11,15 @@ Conventions shared with :mod:`epidemic_reference` (which draws the same numbers 
   ref to an event of the same day, whose ``seq`` is not known until the day is sorted, is the
   local reference ``-(k + 2)``; :func:`resolve_day` turns them into ``seq`` numbers.
 - Callers size the buffers by a bound (exposures <= susceptible agents at the start of the day;
-  progression <= 6 events per due agent), so kernels never check capacity.
+  progression: a bound per due agent, see
+  :mod:`epidemic_model`), so kernels never check capacity.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from eventforge._numba import kernel
+from eventforge._numba import inline, kernel
 
 # State codes S, E, A, I, H, R, D (the order of the log's ``state`` dictionary).
 STATES = ("S", "E", "A", "I", "H", "R", "D")
@@ -41,7 +42,7 @@ A_SUSC, A_P_ASYM, A_P_HOSP, A_P_DEATH = range(4)
 RARE_SUPERSPREADING, RARE_OVERFLOW = 0, 1
 
 
-@kernel
+@inline
 def draw_duration(row: np.ndarray, rng: np.random.Generator) -> float:
     """One duration in days from a ``[code, a, b]`` row: fixed, exponential, gamma, lognormal."""
     code = row[0]
@@ -54,7 +55,7 @@ def draw_duration(row: np.ndarray, rng: np.random.Generator) -> float:
     return rng.lognormal(row[1], row[2])
 
 
-@kernel
+@inline
 def _emit(
     ev_time: np.ndarray,
     ev: np.ndarray,
@@ -80,7 +81,7 @@ def _emit(
     return n + 1
 
 
-@kernel
+@inline
 def _expose(
     j: int,
     t: float,
@@ -107,7 +108,7 @@ def _expose(
     return _emit(ev_time, ev, n, t, j, EXPOSURE, cause, rare, layer, infector, EXPD)
 
 
-@kernel
+@inline
 def _susceptibility(
     j: int, age: np.ndarray, vaccinated: np.ndarray, age_par: np.ndarray, efficacy: float
 ) -> float:
