@@ -109,6 +109,14 @@ def _expose(
 
 
 @inline
+def pick(m: int, rng: np.random.Generator) -> int:
+    """A uniform index in ``[0, m)``: ``floor(U * m)``. Numba's ``rng.integers`` takes ~60 ns a
+    draw against ~8 ns for ``rng.random()``, and random-mixing contacts draw one per contact;
+    the bias of the float product is below ``m / 2**53``, nil for any population."""
+    return int(rng.random() * m)
+
+
+@inline
 def _susceptibility(
     j: int, age: np.ndarray, vaccinated: np.ndarray, age_par: np.ndarray, efficacy: float
 ) -> float:
@@ -208,9 +216,9 @@ def transmit(
             if m < 2 or lam <= 0.0:
                 continue
             for _ in range(rng.poisson(lam)):
-                j = random_members[lo + rng.integers(0, m)]
+                j = random_members[lo + pick(m, rng)]
                 while j == i:
-                    j = random_members[lo + rng.integers(0, m)]
+                    j = random_members[lo + pick(m, rng)]
                 if state[j] != SUSC:
                     continue
                 p = trans[lay] * f * iso * _susceptibility(j, age, vaccinated, age_par, efficacy)
@@ -271,7 +279,7 @@ def gatherings(
         size = rng.poisson(mean_size)
         who = np.empty(size, dtype=np.int64)
         for a in range(size):
-            who[a] = rng.integers(0, n_agents)
+            who[a] = pick(n_agents, rng)
         sick = np.empty(size, dtype=np.int64)
         n_sick = 0
         for a in range(size):
@@ -336,7 +344,7 @@ def importations(
     n_agents = state.shape[0]
     for _ in range(rng.poisson(rate)):
         for _try in range(10):
-            j = int(rng.integers(0, n_agents))
+            j = pick(n_agents, rng)
             if state[j] == SUSC:
                 t = day + rng.random()
                 n = _expose(

@@ -174,9 +174,9 @@ def transmit(
             if not random_mask[r, i] or len(members) < 2 or lam <= 0.0:
                 continue
             for _ in range(rng.poisson(lam)):
-                j = int(members[rng.integers(0, len(members))])
+                j = int(members[int(rng.random() * len(members))])
                 while j == i:
-                    j = int(members[rng.integers(0, len(members))])
+                    j = int(members[int(rng.random() * len(members))])
                 if state[j] == K.SUSC:
                     s = _susceptibility(j, age, vaccinated, age_par, efficacy)
                     contact(j, lay, trans[lay] * f * iso * s)
@@ -210,7 +210,7 @@ def gatherings(
     log = _Log(ev_time, ev, n)
     for _ in range(rng.poisson(rate)):
         size = rng.poisson(mean_size)
-        who = [int(rng.integers(0, len(state))) for _ in range(size)]
+        who = [int(rng.random() * len(state)) for _ in range(size)]
         sick = [i for i in who if state[i] in _INFECTIOUS]
         if not sick:
             continue
@@ -252,7 +252,7 @@ def importations(
     log = _Log(ev_time, ev, n)
     for _ in range(rng.poisson(rate)):
         for _try in range(10):
-            j = int(rng.integers(0, len(state)))
+            j = int(rng.random() * len(state))
             if state[j] == K.SUSC:
                 t = day + rng.random()
                 _expose(log, j, t, -1, layer_code, -1, -1, state, times, next_ev, refs, dists, rng)
