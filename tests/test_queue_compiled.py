@@ -1,5 +1,8 @@
 """queue_network's compiled engine: kernel vs plain-Python reference, the same distribution as
-the SimPy engine, the replay invariant through ``eventforge check``, engine selection errors.
+the SimPy engine (on a base network and with each of shift schedules, batch and renewal
+arrivals, empirical distributions and preemptive-resume priority added), the shift schedule
+invariant, and the built-in scenarios compiled through ``eventforge check`` (the replay
+invariant).
 
 Theory checks (M/M/1, Erlang C, P-K, Jackson, Little) run on both engines in
 tests/test_queue_theory.py.
@@ -7,21 +10,22 @@ tests/test_queue_theory.py.
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pytest
-from pydantic import ValidationError
 
 import eventforge as ef
 from eventforge.check import check_dataset
 from eventforge.simulators.base import RunContext
 from eventforge.simulators.discrete_event.compiled_engine import CompiledEngine
+from eventforge.simulators.discrete_event.network import StationSpec
 from eventforge.simulators.discrete_event.queue_network import QueueNetwork
 from eventforge.simulators.discrete_event.reference import reference_network
 
@@ -82,8 +86,8 @@ def _sim(params: dict[str, Any], horizon: float, seed: int, batch_events: int) -
     return QueueNetwork(p, rare, np.random.default_rng(seed), ctx)
 
 
-def _engine(seed: int) -> CompiledEngine:
-    sim = _sim(_NET, 1.0, seed, 1)
+def _engine(seed: int, params: dict[str, Any] = _NET) -> CompiledEngine:
+    sim = _sim(params, 1.0, seed, 1)
     p, rare = sim.params, sim.rare_events
     return CompiledEngine(p, rare, np.random.default_rng(seed), _START, 3600.0, 0, 1)  # type: ignore[arg-type]
 
@@ -109,11 +113,13 @@ def test_kernel_equals_reference() -> None:
     assert {5, 6, 7, 9, 10} <= events  # abandon, balk, block, breakdown, repair all happen
 
 
-def _replication(engine: str, seed: int) -> tuple[float, float, dict[str, float]]:
+def _replication(
+    engine: str, seed: int, params: dict[str, Any] = _NET
+) -> tuple[float, float, dict[str, float]]:
     """Mean wait (queue_join to service_start or abandon), mean sojourn of customers arriving
     before horizon - 50, and events per station and type, of one replication."""
     horizon = 600.0
-    sim = _sim(_NET | {"engine": engine}, horizon, seed, 262_144)
+    sim = _sim(params | {"engine": engine}, horizon, seed, 262_144)
     frame = pa.Table.from_batches(list(sim.run())).to_pandas()
     frame["event"] = frame["event"].astype(str)
     frame["station"] = frame["station"].astype(str)
@@ -134,12 +140,16 @@ def _replication(engine: str, seed: int) -> tuple[float, float, dict[str, float]
     )
 
 
-def test_compiled_and_simpy_agree_in_distribution() -> None:
-    # Ten independent replications per engine; each statistic's per-replication values are
-    # i.i.d., so the difference of the two means has SE sqrt(s1^2/n + s2^2/n): within 4 SE.
-    # (40 comparisons at 4 SE: a false alarm has probability ~40 * 6e-5.)
+def _agree_in_distribution(params: dict[str, Any], seed: int) -> set[str]:
+    """Ten independent replications per engine; each statistic's per-replication values are
+    i.i.d., so the difference of the two means has SE sqrt(s1^2/n + s2^2/n): within 4 SE (about
+    40 statistics per network at 4 SE: a false alarm has probability ~40 * 6e-5). A statistic
+    constant in both engines (SE 0, e.g. the number of shift changes) must be equal. Returns
+    the station.event keys seen."""
     reps = 10
-    runs = {e: [_replication(e, 100 + r) for r in range(reps)] for e in ("simpy", "compiled")}
+    runs = {
+        e: [_replication(e, seed + r, params) for r in range(reps)] for e in ("simpy", "compiled")
+    }
 
     def agree(a: list[float], b: list[float], what: str) -> None:
         se = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / reps)
@@ -148,10 +158,159 @@ def test_compiled_and_simpy_agree_in_distribution() -> None:
     simpy, compiled = runs["simpy"], runs["compiled"]
     agree([r[0] for r in simpy], [r[0] for r in compiled], "wait")
     agree([r[1] for r in simpy], [r[1] for r in compiled], "sojourn")
-    keys = set().union(*(r[2] for r in simpy + compiled))
-    assert {"doctor.abandon", "doctor.block", "doctor.breakdown", "lab.route"} <= keys
+    keys: set[str] = set().union(*(r[2] for r in simpy + compiled))
     for key in sorted(keys):
         agree([r[2].get(key, 0) for r in simpy], [r[2].get(key, 0) for r in compiled], key)
+    return keys
+
+
+def test_compiled_and_simpy_agree_in_distribution() -> None:
+    keys = _agree_in_distribution(_NET, 100)
+    assert {"doctor.abandon", "doctor.block", "doctor.breakdown", "lab.route"} <= keys
+
+
+# Each feature added to _NET alone; the statistics the feature changes most are those of the
+# station it is put on (and, for arrivals, every station).
+_LAB_SHIFTS = [{"at": 2.5, "servers": 1}, {"at": 8, "servers": 3}, {"at": 20, "servers": 2}]
+
+
+def _shifts(p: dict[str, Any]) -> None:
+    p["stations"]["lab"]["servers"] = _LAB_SHIFTS
+    p["stations"]["doctor"]["servers"] = [{"at": 6, "servers": 3}, {"at": 18, "servers": 1}]
+
+
+def _batch(p: dict[str, Any]) -> None:
+    p["classes"]["urgent"]["arrivals"]["batch_size"] = [0.5, 0.3, 0.0, 0.2]
+
+
+def _renewal(p: dict[str, Any]) -> None:
+    p["classes"]["routine"]["arrivals"] = {
+        "process": "renewal",
+        "interarrival": {"dist": "gamma", "mean": 1.0, "cv": 0.5},
+    }
+
+
+def _empirical(p: dict[str, Any]) -> None:
+    p["stations"]["triage"]["service"] = {"dist": "empirical", "values": [0.1, 0.2, 0.6]}
+    p["stations"]["lab"]["service"] = {
+        "dist": "empirical", "values": [0.5, 0.5, 1.0, 2.0], "smoothing": 0.8,
+    }  # fmt: skip
+    p["classes"]["urgent"]["patience"] = {
+        "dist": "empirical",
+        "values": [3.0, 9.0],
+        "smoothing": 1.0,
+    }
+    p["classes"]["routine"]["arrivals"] = {
+        "process": "renewal",
+        "interarrival": {"dist": "empirical", "values": [0.5, 1.0, 1.5], "smoothing": 0.3},
+    }
+
+
+def _preemptive(p: dict[str, Any]) -> None:
+    p["stations"]["doctor"]["preemptive"] = True
+
+
+_FEATURES: dict[str, Callable[[dict[str, Any]], None]] = {
+    "shifts": _shifts,
+    "batch": _batch,
+    "renewal": _renewal,
+    "empirical": _empirical,
+    "preemptive": _preemptive,
+}
+
+
+def _net(*features: str) -> dict[str, Any]:
+    p = copy.deepcopy(_NET)
+    for f in features:
+        _FEATURES[f](p)
+    return p
+
+
+@pytest.mark.parametrize("feature", [*_FEATURES, "all"])
+def test_kernel_equals_reference_with_each_feature(feature: str) -> None:
+    params = _net(*(_FEATURES if feature == "all" else [feature]))
+    horizon = 250.0
+    chunks = list(_engine(5, params).events(horizon, 300))
+    got = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    want = reference_network(_engine(5, params), horizon)
+    assert len(got["time"]) > 1500
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+    if feature == "all":
+        # Tiny initial arrays: growth between kernel calls, mid-batch included, changes nothing.
+        small = _engine(5, params)
+        small._state(2, 3, slots=2, queue=2)
+        chunks = list(small.events(horizon, 10_000))
+        for k in want:
+            np.testing.assert_array_equal(np.concatenate([c[k] for c in chunks]), want[k], k)
+    event, cause, t = got["event"], got["cause"], got["time"]
+    # The feature is exercised: shift changes, batch members arriving together, customers
+    # preempted (a queue_join caused by the same customer's service_start).
+    if feature in ("shifts", "all"):
+        assert (event == 11).sum() > 20
+    if feature in ("batch", "all"):
+        assert (np.diff(t[event == 0]) == 0.0).sum() > 10
+    if feature in ("preemptive", "all"):
+        rejoin = (event == 1) & (cause >= 0)
+        assert (event[cause[rejoin]] == 2).sum() > 5
+
+
+@pytest.mark.parametrize("feature", _FEATURES)
+def test_compiled_and_simpy_agree_with_each_feature(feature: str) -> None:
+    keys = _agree_in_distribution(_net(feature), 200)
+    assert {"doctor.service_start", "lab.route"} <= keys
+    if feature == "shifts":
+        assert {"lab.shift_change", "doctor.shift_change"} <= keys
+
+
+@pytest.mark.parametrize(
+    ("name", "horizon"),
+    [
+        ("emergency_department", "7d"),
+        ("contact_centre", "1d"),
+        ("it_incidents", "30d"),
+        ("queue_network", "3d"),
+        ("all features", "1000h"),
+    ],
+)
+def test_compiled_log_equals_the_simpy_log(name: str, horizon: str) -> None:
+    # The compiled loop draws the same numbers in the same order as the SimPy engine and
+    # computes times alike (see compiled_engine's doc): one seed, the same log, bit for bit,
+    # as long as no two events fall due at the same instant in a different order (continuous
+    # draws here; shift boundaries and batch members do share instants, in the same order).
+    if name == "all features":
+        hours = float(horizon.removesuffix("h"))
+        logs = {
+            e: pa.Table.from_batches(
+                list(_sim(_net(*_FEATURES) | {"engine": e}, hours, 9, 1 << 20).run())
+            )
+            for e in ("compiled", "simpy")
+        }
+    else:
+        logs = {
+            e: ef.simulate(
+                ef.load_scenario(name, overrides=[f"horizon={horizon}", f"params.engine={e}"])
+            )
+            for e in ("compiled", "simpy")
+        }
+    assert logs["compiled"].num_rows > 3000
+    assert logs["compiled"].equals(logs["simpy"])
+
+
+@pytest.mark.parametrize("engine", ["simpy", "compiled"])
+def test_servers_follow_the_shift_schedule_at_every_event(engine: str) -> None:
+    # t = 0 is midnight UTC and the time unit an hour, so an event at t is at hour t % 24 (the
+    # shift boundaries are exact: hour + 24 * day); the servers column at every event of a
+    # station equals its schedule then (a shift_change carries the new value).
+    params = _net("shifts") | {"engine": engine}
+    frame = pa.Table.from_batches(list(_sim(params, 300.0, 4, 4096).run())).to_pandas()
+    for name in ("lab", "doctor"):
+        spec = StationSpec.model_validate(params["stations"][name], context=_CTX)
+        at = frame[frame["station"] == name]
+        hour = at["time"].to_numpy() % 24.0
+        want = np.array([spec.servers_at(x) for x in hour])
+        assert len(at) > 500
+        np.testing.assert_array_equal(at["servers"].to_numpy(), want, err_msg=name)
 
 
 def test_batches_bounded_and_summary_equals_replay() -> None:
@@ -167,25 +326,28 @@ def test_batches_bounded_and_summary_equals_replay() -> None:
     assert sim.summary() == QueueNetwork.replay(batches)
 
 
-def test_check_dataset_on_a_compiled_run(tmp_path: Path) -> None:
-    # The built-in queue_network scenario is expressible: auto runs it compiled.
+@pytest.mark.parametrize(
+    ("name", "horizon"),
+    [
+        ("queue_network", "7d"),
+        ("emergency_department", "14d"),
+        ("contact_centre", "2d"),
+        ("it_incidents", "30d"),
+    ],
+)
+def test_builtin_scenarios_compile_and_pass_check(name: str, horizon: str, tmp_path: Path) -> None:
+    # Every built-in scenario is expressible: auto runs it compiled, and the dataset passes
+    # eventforge check (schema, order, causes, lifecycles, the replay invariant).
+    auto = ef.load_scenario(name, overrides=[f"horizon={horizon}"])
+    point = auto.points[0]
+    rng = np.random.default_rng(0)
+    ctx = RunContext(auto.horizon, _START, auto.time_unit_s, 0, batch_events=1 << 20)
+    sim = QueueNetwork(point.params, point.rare_events, rng, ctx)
+    assert sum(b.num_rows for b in sim.run()) > 1000
+    assert isinstance(sim._engine, CompiledEngine)
     sc = ef.load_scenario(
-        "queue_network", overrides=["horizon=7d", "params.engine=compiled"], replications=2
+        name, overrides=[f"horizon={horizon}", "params.engine=compiled"], replications=2
     )
     ef.run(sc, tmp_path / "out", executor="serial")
     report = check_dataset(tmp_path / "out")
     assert report.ok, str(report)
-
-
-def test_compiled_engine_rejects_shifts_naming_the_key() -> None:
-    params = _NET | {"engine": "compiled"}
-    params["stations"] = _NET["stations"] | {
-        "lab": {"servers": [{"at": 8, "servers": 3}, {"at": 20, "servers": 1}],
-                "service": {"dist": "exponential", "mean": 1.0}},
-    }  # fmt: skip
-    with pytest.raises(ValidationError, match=r"stations\.lab\.servers"):
-        QueueNetwork.Params.model_validate(params, context=_CTX)
-    # auto falls back to SimPy on the same network.
-    sim = _sim(params | {"engine": "auto"}, 20.0, 0, 10_000)
-    assert len(pd.concat([b.to_pandas() for b in sim.run()])) > 0
-    assert not isinstance(sim._engine, CompiledEngine)

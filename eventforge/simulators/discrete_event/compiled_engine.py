@@ -2,9 +2,12 @@
 Numba event loop (:func:`.kernels.run_network`) driven in slices.
 
 The log is the SimPy engine's (same vocabulary, columns, causes, labels and state columns, see
-:mod:`.queue_network`); random numbers are drawn in a different order, so a seed gives a
-different log from the same distribution. Only networks that :func:`.network.compiled_support`
-accepts can be compiled.
+:mod:`.queue_network`). The event loop draws the same random numbers in the same order and
+computes times with the same arithmetic as the SimPy engine, so a seed gives the same log (the
+tests compare the two on the built-in scenarios); only events due at the very same instant may
+be taken in another order (the service ends a repair reschedules: here by customer slot, there
+by start of service), which changes the log, not its distribution. Only networks that
+:func:`.network.compiled_support` accepts (all, at present) can be compiled.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from eventforge.simulators.discrete_event.network import (
     ENTRY,
     EXIT,
     Deterministic,
+    Empirical,
     Exponential,
     GammaDist,
     Lognormal,
     PoissonArrivals,
     QueueNetworkParams,
     QueueNetworkRareEvents,
+    RenewalArrivals,
     Route,
     StationSpec,
     Weibull,
@@ -40,8 +45,9 @@ __all__ = ["CompiledEngine", "LogTotals", "StationState", "dist_row"]
 _OUT_COLS = ("entity", "event", "cause", "kind", "station", "cls", "queue", "busy", "servers")
 
 
-def dist_row(d: object | None) -> tuple[float, float, float]:
-    """A distribution as the kernel's ``(family, a, b)`` row (family -1: none)."""
+def dist_row(d: object | None, emp: list[float]) -> tuple[float, float, float]:
+    """A distribution as the kernel's ``(family, a, b)`` row (family -1: none); an empirical
+    one appends its block (count, values) to the pool ``emp`` (see the kernels' module doc)."""
     if d is None:
         return (-1.0, 0.0, 0.0)
     if isinstance(d, Exponential):
@@ -57,6 +63,12 @@ def dist_row(d: object | None) -> tuple[float, float, float]:
         return (3.0, k, d.mean / k)
     if isinstance(d, Weibull):
         return (4.0, d.shape, d.scale)
+    if isinstance(d, Empirical):
+        # The bandwidth of Empirical.sample (h = smoothing * population std); < 0: unsmoothed.
+        h = d.smoothing * float(np.std(d.values)) if d.smoothing > 0.0 else -1.0
+        emp.append(float(len(d.values)))
+        emp.extend(d.values)
+        return (5.0, float(len(emp) - len(d.values) - 1), h)
     raise ValueError(f"the compiled engine cannot sample {type(d).__name__}")
 
 
@@ -107,6 +119,7 @@ class CompiledEngine:
         self._codes = (surge, outage)
         utc = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
         hour0 = utc.hour + (utc.minute * 60 + utc.second + utc.microsecond / 1e6) / 3600.0
+        self._hour0 = hour0
         self._week_hour0 = utc.weekday() * 24 + hour0
         self._units_per_hour = 3600.0 / time_unit_s
         self._surges = np.array(
@@ -120,21 +133,36 @@ class CompiledEngine:
         n_cls, n_st = len(self.classes), len(self.station_names)
         cidx = {c: i for i, c in enumerate(self.classes)}
         sidx = {s: i for i, s in enumerate(self.station_names)} | {EXIT: -1}
-        self.ccfg = np.zeros((n_cls, 4), dtype=np.int64)
+        emp: list[float] = []
+        self.ccfg = np.zeros((n_cls, 6), dtype=np.int64)
         self.rate, self.bound = np.zeros(n_cls), np.ones(n_cls)
         self.profile = np.ones((n_cls, 168))
-        self.pat = np.zeros((n_cls, 3))
+        self.pat, self.ia = np.zeros((n_cls, 3)), np.zeros((n_cls, 3))
         longest = max((len(c.balk_probability or ()) for c in p.classes.values()), default=0)
         self.balk_p = np.zeros((n_cls, max(1, longest)))
+        batches = [
+            c.arrivals.batch_size or [1.0]
+            for c in p.classes.values()
+            if isinstance(c.arrivals, PoissonArrivals)
+        ]
+        self.bcum = np.ones((n_cls, max(map(len, batches), default=1)))
         surge_max = math.prod(max(1.0, float(m)) for m in self._surges[:, 2])
         for k, spec in enumerate(p.classes.values()):
             thr = spec.balk_if_queue_at_least
             probs = spec.balk_probability or []
-            self.ccfg[k] = (spec.priority, -1 if thr is None else thr, len(probs), 1)
+            self.ccfg[k, : kn.K_FLAT + 1] = (
+                spec.priority,
+                -1 if thr is None else thr,
+                len(probs),
+                1,
+            )
             self.balk_p[k, : len(probs)] = probs
-            self.pat[k] = dist_row(spec.patience)
+            self.pat[k] = dist_row(spec.patience, emp)
             arr = spec.arrivals
-            if isinstance(arr, PoissonArrivals):
+            if isinstance(arr, RenewalArrivals):
+                self.ccfg[k, kn.K_RENEWAL] = 1
+                self.ia[k] = dist_row(arr.interarrival, emp)
+            elif isinstance(arr, PoissonArrivals):
                 daily = np.ones(24) if arr.daily_profile is None else np.asarray(arr.daily_profile)
                 weekly = (
                     np.ones(7) if arr.weekly_profile is None else np.asarray(arr.weekly_profile)
@@ -147,21 +175,33 @@ class CompiledEngine:
                 self.bound[k] = arr.rate * self.profile[k].max() * surge_max
                 flat = arr.daily_profile is None and arr.weekly_profile is None
                 self.ccfg[k, kn.K_FLAT] = int(flat and len(self._surges) == 0)
-        self.scfg = np.zeros((n_st, 3), dtype=np.int64)
+                if arr.batch_size is not None:
+                    n = len(arr.batch_size)
+                    self.ccfg[k, kn.K_BATCH_N] = n
+                    self.bcum[k, :n] = cumulative(np.array(arr.batch_size))
+        specs: list[StationSpec] = list(p.stations.values())
+        n_shifts = max((len(st.servers) for st in specs if isinstance(st.servers, list)), default=1)
+        self.shifts = np.zeros((n_st, n_shifts, 2))
+        self.scfg = np.zeros((n_st, 5), dtype=np.int64)
         self.svc = np.zeros((n_st, n_cls, 3))
         self.ttf, self.rep = np.zeros((n_st, 3)), np.zeros((n_st, 3))
-        specs: list[StationSpec] = list(p.stations.values())
         for i, st in enumerate(specs):
             self.scfg[i] = (
                 -1 if st.buffer is None else st.buffer,
                 int(st.discipline == "priority"),
                 int(st.breakdowns is not None),
+                int(st.preemptive),
+                0 if isinstance(st.servers, int) else len(st.servers),
             )
+            if isinstance(st.servers, list):
+                shifts = sorted(st.servers, key=lambda x: x.at)
+                self.shifts[i, : len(shifts)] = [(x.at, x.servers) for x in shifts]
             for k, c in enumerate(self.classes):
-                self.svc[i, k] = dist_row(st.service_by_class.get(c, st.service))
+                self.svc[i, k] = dist_row(st.service_by_class.get(c, st.service), emp)
             if st.breakdowns is not None:
-                self.ttf[i] = dist_row(st.breakdowns.time_to_failure)
-                self.rep[i] = dist_row(st.breakdowns.repair_time)
+                self.ttf[i] = dist_row(st.breakdowns.time_to_failure, emp)
+                self.rep[i] = dist_row(st.breakdowns.repair_time, emp)
+        self.emp = np.array(emp or [0.0])
         width = max(len(row) for rows in p.routing.values() for row in rows.values())
         self.rcum = np.ones((n_cls, n_st + 1, width))
         self.rdest = np.full((n_cls, n_st + 1, width), -1, dtype=np.int64)
@@ -178,19 +218,21 @@ class CompiledEngine:
                 self.rcls[k, j, :n] = [
                     cidx[v.to_class] if isinstance(v, Route) else k for v in row.values()
                 ]
-        servers = [st.servers for st in specs if isinstance(st.servers, int)]  # no shifts here
-        self.out_margin = 8 + 2 * max(servers)
-        self.heap_margin = 4 + 2 * max(servers)
-        self._servers = servers
+        # Bounds on what one event can add (a batch's members are events of their own): a
+        # shift change or a repair starts up to the most servers on duty.
+        most = max(st.max_servers() for st in specs)
+        self.out_margin = 8 + 2 * most
+        self.heap_margin = 4 + 2 * most
+        self._servers = [st.servers_at(self._hour0) for st in specs]
 
     def _state(self, n_cls: int, n_st: int, slots: int = 1024, queue: int = 256) -> None:
         """Mutable state arrays, carried across kernel calls."""
         # Station rows and, last, the globals: views into one array the kernel takes whole.
-        self.s = np.zeros((n_st + 1, 7), dtype=np.int64)
+        self.s = np.zeros((n_st + 1, 9), dtype=np.int64)
         self.g = self.s[-1]
         self.g[kn.G_NFREE] = slots
         self.s[:-1, kn.S_UP] = 1
-        self.s[:-1, kn.S_BEGAN] = -1
+        self.s[:-1, kn.S_BEGAN] = self.s[:-1, kn.S_SHIFT] = -1
         self.s[:-1, kn.S_SERVERS] = self._servers
         self.h = np.zeros((1 + 2 * slots + n_cls + n_st + self.heap_margin, 5))
         self.c = np.zeros((slots, 10), dtype=np.int64)
@@ -201,7 +243,8 @@ class CompiledEngine:
         self.kinds = np.zeros(2, dtype=np.int64)
 
     def _grow(self) -> None:
-        """Double whichever of the customer pool, the heap and the station queues is short."""
+        """Double whichever of the customer pool, the heap and the station queues is short of
+        what one more event may need (the kernel's checks)."""
         g = self.g
         if g[kn.G_NFREE] == 0:
             n = self.c.shape[0]
@@ -214,8 +257,9 @@ class CompiledEngine:
             g[kn.G_NFREE] = n
         if self.h[0, 0] + self.heap_margin >= self.h.shape[0]:
             self.h = np.concatenate([self.h, np.zeros_like(self.h)])
-        if self.s[:-1, kn.S_QN].max() + 1 >= self.q.shape[1]:
+        if g[kn.G_QFULL]:
             self.q = np.concatenate([self.q, np.zeros_like(self.q)], axis=1)
+            g[kn.G_QFULL] = 0
 
     def events(self, horizon: float, limit: int) -> Iterator[dict[str, np.ndarray]]:
         """Run to ``horizon``, yielding the log in column dicts of at most ``limit`` events.
@@ -230,6 +274,7 @@ class CompiledEngine:
                 self.rng, float(horizon), self.out_margin, self.heap_margin,
                 self.ccfg, self.rate, self.bound, self.profile, self.pat, self.balk_p,
                 self._week_hour0, self._units_per_hour, self._surges, self._codes[0],
+                self.ia, self.bcum, self._hour0, self.shifts, self.emp,
                 self.scfg, self.svc, self.ttf, self.rep, self._codes[1],
                 self.rcum, self.rdest, self.rcls, self.rn,
                 self.h, self.c, self.cf, self.fr, self.s, self.q, of, oi,

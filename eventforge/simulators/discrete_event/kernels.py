@@ -1,25 +1,30 @@
 """The Numba event loop of the queue_network model (the compiled engine).
 
-The same model as :mod:`.simpy_engine`, for the networks :func:`.network.compiled_support`
-accepts (Poisson arrivals with profiles and surges, fixed servers, FIFO or non-preemptive
-priority, finite buffers, probabilistic routing with class change, parametric service times,
-patience, balking, breakdowns), as one loop over an event heap held in arrays.
+The same model as :mod:`.simpy_engine` (Poisson arrivals with profiles, surges and batches,
+renewal arrivals, servers fixed or by daily shift schedule, FIFO or priority order, optionally
+preemptive-resume, finite buffers, probabilistic routing with class change, parametric and
+empirical service times, patience, balking, breakdowns), as one loop over an event heap held in
+arrays.
 
 State lives in arrays owned by the caller and is carried across calls, so the caller runs the
 loop in slices: :func:`run_network` returns when the output buffer is nearly full (``FULL``),
 when the customer pool, the event heap or a station queue needs to grow (``GROW``: the caller
 enlarges the arrays and calls again) or when the next event is at or past ``t_stop``
-(``DONE``). A call stops between two events only, so slicing does not change the log.
+(``DONE``). A call stops between two events only (the members of a batch arrival count as
+events of their own, handled one per turn of the loop before any other), so slicing does not
+change the log.
 
 Layouts (column constants below):
 
 - ``h[1 + H, 5]``: binary heap of pending events, ordered by (time, scheduling seq), in rows
   1.. (row i's children are 2i and 2i + 1): time, seq, type, id (class, customer slot or
-  station), token, all held exactly as floats; row 0 holds the heap's size and the next seq.
+  station), token (a shift event's token is its shift count ``day * n_shifts + j``), all held
+  exactly as floats; row 0 holds the heap's size, the next seq and the time of a batch's
+  pending members.
 - ``c[N, 10]`` / ``cf[N, 2]``: customer slots, recycled through the stack ``fr`` at departure.
   A pending timer carries the slot's token at scheduling; tokens only grow (also across
   recycling), so a stale timer never matches.
-- ``s[S + 1, 7]``: station state, one row per station (``S_*``), and the integer globals
+- ``s[S + 1, 9]``: station state, one row per station (``S_*``), and the integer globals
   (``G_*``) in the last row; ``q[S, Q, 3]``: each station's waiting heap of (priority, join
   order, slot), its size in ``s[station, S_QN]``, entries of abandoned customers dropped lazily
   at dispatch.
@@ -29,7 +34,9 @@ Layouts (column constants below):
   by the caller from these columns.
 - Distributions are rows ``(family, a, b)``: 0 exponential(mean a), 1 deterministic(a),
   2 lognormal(mu a, sigma b), 3 gamma(shape a, scale b), 4 weibull(shape a, scale b); a
-  family < 0 means none (no patience).
+  family < 0 means none (no patience); 5 empirical: ``a`` is the offset ``o`` of its block in
+  the pooled ``emp`` array (``emp[o]`` values, then the values), ``b`` the smoothing bandwidth
+  (< 0: no smoothing, which draws no normal).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from eventforge.simulators.discrete_event.simpy_engine import (
     JOIN,
     REPAIR,
     ROUTE,
+    SHIFT,
     START,
 )
 
@@ -64,25 +72,35 @@ DONE, FULL, GROW = 0, 1, 2
 #: (joining a station, dispatching) are plain code in the loop: 3x faster on an M/M/5.
 _inline = njit(inline="always", nogil=True)
 # Heap event types.
-T_ARRIVAL, T_END, T_RENEGE, T_FAIL, T_REPAIR = range(5)
+# T_RENEWAL: a renewal class's arrival, an event type of its own so that the Poisson path
+# stays short (checks added to it measurably slowed the M/M/5).
+T_ARRIVAL, T_RENEWAL, T_END, T_RENEGE, T_FAIL, T_REPAIR, T_SHIFT = range(7)
 # Customer slot columns (c) and float columns (cf).
 C_ID, C_CLS, C_KIND, C_LAST, C_ST, C_TOK, C_WAIT, C_ORDER, C_OUT, C_INSVC = range(10)
 F_REM, F_END = range(2)
 # Station state columns (rows of s but the last; S_QN: customers in the waiting heap).
-S_BUSY, S_NWAIT, S_UP, S_NEXT, S_BEGAN, S_SERVERS, S_QN = range(7)
+# S_SHIFT: the seq of the station's previous shift_change (the cause of the next).
+S_BUSY, S_NWAIT, S_UP, S_NEXT, S_BEGAN, S_SERVERS, S_QN, S_SHIFT = range(8)
 # Globals (the last row of s).
-G_INIT, G_NFREE, G_NEXT_ID, G_COUNT, G_NOUT = range(5)
+# G_PEND: members of the current batch still to arrive, of class G_PCLS and rare kind G_PKIND, at
+# the time held in h[0, 2]. G_QFULL: some station queue has room for 2 entries or fewer (what
+# one event may add: a customer and one it preempts), checked where queues grow, not per event.
+G_INIT, G_NFREE, G_NEXT_ID, G_COUNT, G_NOUT, G_PEND, G_PCLS, G_PKIND, G_QFULL = range(9)
 # Output rows (oi).
 O_ENTITY, O_EVENT, O_CAUSE, O_KIND, O_STATION, O_CLS, O_QUEUE, O_BUSY, O_SERVERS = range(9)
 # Class config columns (ccfg) and station config columns (scfg).
-K_PRIO, K_BALK_THR, K_BALK_N, K_FLAT = range(4)
-X_BUFFER, X_PRIORITY, X_BREAKDOWNS = range(3)
+# K_RENEWAL: a renewal stream (interarrival row ia[k]; arrivals are T_RENEWAL events, no
+# thinning, no surges); K_BATCH_N: entries of the class's cumulative batch-size row bcum[k]
+# (0 or 1: one customer per arrival, no draw).
+K_PRIO, K_BALK_THR, K_BALK_N, K_FLAT, K_RENEWAL, K_BATCH_N = range(6)
+# X_NSHIFT: shifts in the station's daily schedule shifts[st] (rows (hour, servers)), 0: none.
+X_BUFFER, X_PRIORITY, X_BREAKDOWNS, X_PREEMPT, X_NSHIFT = range(5)
 
 
 @_inline
-def _sample(fam: float, a: float, b: float, rng: np.random.Generator) -> float:
+def _sample(fam: float, a: float, b: float, rng: np.random.Generator, emp: np.ndarray) -> float:
     """A draw from the distribution row ``(fam, a, b)``, passed as scalars (a row view would
-    cost reference-count updates)."""
+    cost reference-count updates); ``emp`` holds the empirical distributions' values."""
     f = int(fam)
     if f == 0:
         return rng.exponential(a)
@@ -92,7 +110,29 @@ def _sample(fam: float, a: float, b: float, rng: np.random.Generator) -> float:
         return rng.lognormal(a, b)
     if f == 3:
         return rng.gamma(a, b)
-    return b * rng.weibull(a)
+    if f == 4:
+        return b * rng.weibull(a)
+    return _empirical(emp, int(a), b, rng)
+
+
+# Empirical draws are a kernel of their own, called rather than inlined into every _sample.
+
+
+@kernel
+def _empirical(emp, o, b, rng):
+    """One of the values of the block at ``emp[o]``, uniformly, plus N(0, b^2) noise reflected
+    at 0 when ``b >= 0`` (Empirical.sample's formula)."""
+    x = emp[o + 1 + rng.integers(0, int(emp[o]))]
+    if b >= 0.0:
+        x = abs(x + b * rng.normal(0.0, 1.0))
+    return x
+
+
+@_inline
+def _shift_time(shifts, st, ns, m, hour0, units_per_hour):
+    """Time of station ``st``'s ``m``-th shift boundary since day 0 (the SimPy engine's
+    formula: ``(day * 24 + hour - hour0) * units per hour``)."""
+    return ((m // ns) * 24 + shifts[st, m % ns, 0] - hour0) * units_per_hour
 
 
 @_inline
@@ -203,6 +243,7 @@ def _cust(ev, i, st, kind, now, c, s, of, oi):
 def run_network(
     rng, t_stop, out_margin, heap_margin,
     ccfg, rate, bound, profile, pat, balk_p, week_hour0, units_per_hour, surges, surge_code,
+    ia, bcum, hour0, shifts, emp,
     scfg, svc, ttf, rep, outage_code, rcum, rdest, rcls, rn,
     h, c, cf, fr, s, q, of, oi,
 ):  # fmt: skip
@@ -212,50 +253,62 @@ def run_network(
     if s[-1, G_INIT] == 0:
         s[-1, G_INIT] = 1
         for k in range(n_cls):
-            if rate[k] > 0.0:
+            if ccfg[k, K_RENEWAL]:
+                _push(h, _sample(ia[k, 0], ia[k, 1], ia[k, 2], rng, emp), T_RENEWAL, k, 0)
+            elif rate[k] > 0.0:
                 _push(h, rng.exponential(1.0 / bound[k]), T_ARRIVAL, k, 0)
         for st in range(n_st):
             if scfg[st, X_BREAKDOWNS]:
-                _push(h, _sample(ttf[st, 0], ttf[st, 1], ttf[st, 2], rng), T_FAIL, st, 0)
+                _push(h, _sample(ttf[st, 0], ttf[st, 1], ttf[st, 2], rng, emp), T_FAIL, st, 0)
+            ns = scfg[st, X_NSHIFT]
+            if ns > 0:
+                # The first boundary after t = 0 (the schedule at t = 0 is the initial state).
+                m = 0
+                while _shift_time(shifts, st, ns, m, hour0, units_per_hour) <= 0.0:
+                    m += 1
+                _push(h, _shift_time(shifts, st, ns, m, hour0, units_per_hour), T_SHIFT, st, m)
     cap = of.shape[0]
     qcap = q.shape[1]
     while True:
         if s[-1, G_NOUT] + out_margin > cap:
             return FULL
-        if s[-1, G_NFREE] == 0 or h[0, 0] + heap_margin >= h.shape[0]:
+        if s[-1, G_NFREE] == 0 or s[-1, G_QFULL] or h[0, 0] + heap_margin >= h.shape[0]:
             return GROW
-        for st in range(n_st):
-            if s[st, S_QN] + 1 >= qcap:
-                return GROW
-        if h[0, 0] == 0.0 or h[1, 0] >= t_stop:
-            return DONE
-        t, typ, ident, tok = _pop(h)
+        if s[-1, G_PEND] > 0:
+            # The next member of a batch (token 1), handled before any other event, as in SimPy
+            # (as a pseudo-event, not a loop over members: that made the M/M/5 ~7% slower).
+            s[-1, G_PEND] -= 1
+            t, typ, ident, tok = h[0, 2], T_ARRIVAL, s[-1, G_PCLS], 1
+        else:
+            if h[0, 0] == 0.0 or h[1, 0] >= t_stop:
+                return DONE
+            t, typ, ident, tok = _pop(h)
         # A customer reaching a station (ja: slot, jst: station, jext: external), and a station
         # whose servers may take waiting customers (disp), are handled after the event itself.
         ja, jst, jext, disp = -1, -1, False, -1
         route_slot, route_src = -1, -1
+        keep, kind = True, -1
         if typ == T_ARRIVAL:
             k = ident
-            mult, kind = 1.0, -1
-            for j in range(surges.shape[0]):
-                if surges[j, 0] <= t < surges[j, 1]:
-                    mult, kind = mult * surges[j, 2], surge_code
-            keep = True
-            if ccfg[k, K_FLAT] == 0:
-                hour = int((week_hour0 + t / units_per_hour) // 1.0) % 168
-                keep = rng.random() * bound[k] < rate[k] * profile[k, hour] * mult
-            if keep:
-                nfree = s[-1, G_NFREE] - 1
-                s[-1, G_NFREE] = nfree
-                i = fr[nfree]
-                c[i, C_ID] = s[-1, G_NEXT_ID]
-                s[-1, G_NEXT_ID] += 1
-                c[i, C_CLS], c[i, C_KIND], c[i, C_ST] = k, kind, -1
-                c[i, C_TOK] += 1
-                c[i, C_WAIT] = c[i, C_OUT] = c[i, C_INSVC] = 0
-                cf[i, F_REM] = -1.0
-                c[i, C_LAST] = _emit(ARRIVAL, c[i, C_ID], -1, kind, -1, k, t, s, of, oi)
-                route_slot, route_src = i, 0
+            if tok:
+                kind = s[-1, G_PKIND]
+            else:
+                # Poisson, thinned: surges apply, and a kept candidate may be a batch.
+                mult = 1.0
+                for j in range(surges.shape[0]):
+                    if surges[j, 0] <= t < surges[j, 1]:
+                        mult, kind = mult * surges[j, 2], surge_code
+                if ccfg[k, K_FLAT] == 0:
+                    hour = int((week_hour0 + t / units_per_hour) // 1.0) % 168
+                    keep = rng.random() * bound[k] < rate[k] * profile[k, hour] * mult
+                if keep and ccfg[k, K_BATCH_N] > 1:
+                    # The first cumulative probability above a uniform (bisect_right in SimPy).
+                    u = rng.random()
+                    nb = 1
+                    while nb < ccfg[k, K_BATCH_N] and bcum[k, nb - 1] <= u:
+                        nb += 1
+                    s[-1, G_PEND], s[-1, G_PCLS], s[-1, G_PKIND] = nb - 1, k, kind
+                    h[0, 2] = t
         elif typ == T_END:
             i = ident
             if c[i, C_TOK] == tok:
@@ -286,8 +339,8 @@ def run_network(
                     c[i, C_TOK] += 1
                     cf[i, F_REM] = cf[i, F_END] - t
                     c[i, C_OUT] = 1
-            _push(h, t + _sample(rep[st, 0], rep[st, 1], rep[st, 2], rng), T_REPAIR, st, 0)
-        else:  # T_REPAIR
+            _push(h, t + _sample(rep[st, 0], rep[st, 1], rep[st, 2], rng, emp), T_REPAIR, st, 0)
+        elif typ == T_REPAIR:
             st = ident
             s[st, S_UP] = 1
             _emit(REPAIR, -1 - st, s[st, S_BEGAN], outage_code, st, -1, t, s, of, oi)
@@ -296,9 +349,28 @@ def run_network(
                     cf[i, F_END] = t + cf[i, F_REM]
                     _push(h, cf[i, F_END], T_END, i, c[i, C_TOK])
             disp = st
-        # Serve the stations whose servers may take waiting customers: first the event's own
-        # (before routing), then the one a customer joined. Plain code rather than a helper:
-        # a helper's array arguments cost reference-count updates at every call site.
+        elif typ == T_SHIFT:
+            # Servers going off duty finish their customer (busy may exceed servers meanwhile).
+            st = ident
+            s[st, S_SERVERS] = int(shifts[st, tok % scfg[st, X_NSHIFT], 1])
+            s[st, S_SHIFT] = _emit(SHIFT, -1 - st, s[st, S_SHIFT], -1, st, -1, t, s, of, oi)
+            disp = st
+        if typ <= T_RENEWAL and keep:
+            k = ident
+            nfree = s[-1, G_NFREE] - 1
+            s[-1, G_NFREE] = nfree
+            i = fr[nfree]
+            c[i, C_ID] = s[-1, G_NEXT_ID]
+            s[-1, G_NEXT_ID] += 1
+            c[i, C_CLS], c[i, C_KIND], c[i, C_ST] = k, kind, -1
+            c[i, C_TOK] += 1
+            c[i, C_WAIT] = c[i, C_OUT] = c[i, C_INSVC] = 0
+            cf[i, F_REM] = -1.0
+            c[i, C_LAST] = _emit(ARRIVAL, c[i, C_ID], -1, kind, -1, k, t, s, of, oi)
+            route_slot, route_src = i, 0
+        # Serve the stations whose servers may take waiting customers: first the event's
+        # own (before routing), then the one a customer joined. Plain code rather than a
+        # helper: a helper's array arguments cost reference-count updates at every call.
         for phase in range(2):
             if disp >= 0:
                 st, disp = disp, -1
@@ -313,7 +385,9 @@ def run_network(
                     _cust(START, i, st, -2, t, c, s, of, oi)
                     if cf[i, F_REM] < 0.0:
                         k = c[i, C_CLS]
-                        cf[i, F_REM] = _sample(svc[st, k, 0], svc[st, k, 1], svc[st, k, 2], rng)
+                        cf[i, F_REM] = _sample(
+                            svc[st, k, 0], svc[st, k, 1], svc[st, k, 2], rng, emp
+                        )
                     cf[i, F_END] = t + cf[i, F_REM]
                     c[i, C_INSVC] = 1
                     _push(h, cf[i, F_END], T_END, i, c[i, C_TOK])
@@ -340,8 +414,9 @@ def run_network(
                     ja, jst, jext = i, dest, route_src == 0
             if ja >= 0:
                 # Customer slot ja reaches station jst: balk (external arrivals only), block
-                # (full buffer) or join the queue, with a patience timer, then service if a
-                # server is free (the next phase). Plain code, as above.
+                # (full buffer) or join the queue, with a patience timer, possibly
+                # preempting a customer in service, then service if a server is free (the
+                # next phase). Plain code, as above.
                 i, st = ja, jst
                 k = c[i, C_CLS]
                 nq = s[st, S_NWAIT]
@@ -372,12 +447,46 @@ def run_network(
                     s[st, S_NWAIT] += 1
                     _cust(JOIN, i, st, -2, t, c, s, of, oi)
                     if pat[k, 0] >= 0.0:
-                        wait = _sample(pat[k, 0], pat[k, 1], pat[k, 2], rng)
+                        wait = _sample(pat[k, 0], pat[k, 1], pat[k, 2], rng, emp)
                         _push(h, t + wait, T_RENEGE, i, c[i, C_TOK])
+                    if (
+                        scfg[st, X_PREEMPT]
+                        and s[st, S_UP] == 1
+                        and s[st, S_BUSY] >= s[st, S_SERVERS]
+                    ):
+                        # Preemptive-resume: the lowest-priority customer in service (the
+                        # latest to have joined among equals) goes back to the queue with
+                        # its place and remaining time if the newcomer outranks it.
+                        v, vp, vo = -1, 0, 0
+                        for j in range(c.shape[0]):
+                            if c[j, C_INSVC] and c[j, C_ST] == st:
+                                p = ccfg[c[j, C_CLS], K_PRIO]
+                                if v < 0 or p > vp or (p == vp and c[j, C_ORDER] > vo):
+                                    v, vp, vo = j, p, c[j, C_ORDER]
+                        if v >= 0 and vp > ccfg[k, K_PRIO]:
+                            c[v, C_TOK] += 1
+                            cf[v, F_REM] = cf[v, F_END] - t
+                            c[v, C_INSVC] = 0
+                            s[st, S_BUSY] -= 1
+                            _qpush(q, s, st, vp, vo, v)
+                            c[v, C_WAIT] = 1
+                            s[st, S_NWAIT] += 1
+                            _cust(JOIN, v, st, -2, t, c, s, of, oi)
+                    if s[st, S_QN] + 2 >= qcap:
+                        s[-1, G_QFULL] = 1
                     disp = st
-        if typ == T_ARRIVAL:
-            # The next candidate is drawn after this one is handled (as the SimPy process does).
+        if typ == T_ARRIVAL and s[-1, G_PEND] == 0:
+            # The next arrival is drawn after this one (and its whole batch) is handled, as the
+            # SimPy process does.
             _push(h, t + rng.exponential(1.0 / bound[ident]), T_ARRIVAL, ident, 0)
+        elif typ == T_RENEWAL:
+            gap = _sample(ia[ident, 0], ia[ident, 1], ia[ident, 2], rng, emp)
+            _push(h, t + gap, T_RENEWAL, ident, 0)
         elif typ == T_REPAIR:
-            up = _sample(ttf[ident, 0], ttf[ident, 1], ttf[ident, 2], rng)
+            up = _sample(ttf[ident, 0], ttf[ident, 1], ttf[ident, 2], rng, emp)
             _push(h, t + up, T_FAIL, ident, 0)
+        elif typ == T_SHIFT:
+            ns = scfg[ident, X_NSHIFT]
+            # t + (boundary - t), not the boundary itself: SimPy's timeout arithmetic, to the bit.
+            tn = _shift_time(shifts, ident, ns, tok + 1, hour0, units_per_hour)
+            _push(h, t + (tn - t), T_SHIFT, ident, tok + 1)

@@ -26,12 +26,13 @@ from eventforge.simulators.discrete_event.simpy_engine import (
     JOIN,
     REPAIR,
     ROUTE,
+    SHIFT,
     START,
 )
 
 __all__ = ["reference_network"]
 
-_ARRIVE, _END, _RENEGE, _FAIL, _REPAIR = range(5)
+_ARRIVE, _END, _RENEGE, _FAIL, _REPAIR, _SHIFT = range(6)
 
 
 @dataclass(eq=False)
@@ -49,7 +50,7 @@ class _Cust:
     outage: bool = False
 
 
-def _sample(d: np.ndarray, rng: np.random.Generator) -> float:
+def _sample(d: np.ndarray, rng: np.random.Generator, emp: np.ndarray) -> float:
     fam, a, b = int(d[0]), float(d[1]), float(d[2])
     if fam == 0:
         return float(rng.exponential(a))
@@ -59,17 +60,22 @@ def _sample(d: np.ndarray, rng: np.random.Generator) -> float:
         return float(rng.lognormal(a, b))
     if fam == 3:
         return float(rng.gamma(a, b))
-    return b * float(rng.weibull(a))
+    if fam == 4:
+        return b * float(rng.weibull(a))
+    values = emp[int(a) + 1 : int(a) + 1 + int(emp[int(a)])]
+    x = float(values[rng.integers(len(values))])
+    return abs(x + b * float(rng.normal())) if b >= 0.0 else x
 
 
 def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarray]:
     """The log of ``eng``'s network up to ``horizon``, drawing from ``eng.rng``, as the column
     dict of :meth:`CompiledEngine.events` (all events at once)."""
-    rng = eng.rng
+    rng, emp = eng.rng, eng.emp
     surge, outage = eng._codes
     n_st = eng.scfg.shape[0]
     servers = list(eng._servers)
     busy, nwait, up, began = [0] * n_st, [0] * n_st, [True] * n_st, [-1] * n_st
+    last_shift = [-1] * n_st
     next_order = [0] * n_st
     queues: list[list[tuple[int, int, _Cust]]] = [[] for _ in range(n_st)]
     in_service: list[list[_Cust]] = [[] for _ in range(n_st)]
@@ -90,6 +96,15 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
     def cust(c: _Cust, ev: int, st: int, kind: int | None = None) -> None:
         c.last = emit(ev, c.cid, c.last, c.kind if kind is None else kind, st, c.cls)
 
+    def prio(c: _Cust) -> int:
+        return int(eng.ccfg[c.cls, 0])
+
+    def shift_time(st: int, m: int) -> float:
+        ns = int(eng.scfg[st, 4])
+        return float(
+            ((m // ns) * 24 + eng.shifts[st, m % ns, 0] - eng._hour0) * eng._units_per_hour
+        )
+
     def dispatch(st: int) -> None:
         while up[st] and busy[st] < servers[st] and nwait[st]:
             _, order, c = heapq.heappop(queues[st])
@@ -101,10 +116,26 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
             busy[st] += 1
             cust(c, START, st)
             if c.remaining < 0:
-                c.remaining = _sample(eng.svc[st, c.cls], rng)
+                c.remaining = _sample(eng.svc[st, c.cls], rng, emp)
             c.end = now[0] + c.remaining
             in_service[st].append(c)
             push(c.end, _END, c, c.token)
+
+    def enqueue(c: _Cust, st: int) -> None:
+        heapq.heappush(queues[st], (prio(c) if eng.scfg[st, 1] else 0, c.order, c))
+        c.waiting = True
+        nwait[st] += 1
+        cust(c, JOIN, st)
+
+    def preempt(c: _Cust, st: int) -> None:
+        victim = max(in_service[st], key=lambda v: (prio(v), v.order), default=None)
+        if victim is None or prio(victim) <= prio(c):
+            return
+        victim.token += 1
+        victim.remaining = victim.end - now[0]
+        in_service[st].remove(victim)
+        busy[st] -= 1
+        enqueue(victim, st)
 
     def join(c: _Cust, st: int, external: bool) -> None:
         k, q = c.cls, nwait[st]
@@ -125,13 +156,11 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
             return
         c.station, c.order = st, next_order[st]
         next_order[st] += 1
-        prio = int(eng.ccfg[k, 0]) if eng.scfg[st, 1] else 0
-        heapq.heappush(queues[st], (prio, c.order, c))
-        c.waiting = True
-        nwait[st] += 1
-        cust(c, JOIN, st)
+        enqueue(c, st)
         if eng.pat[k, 0] >= 0:
-            push(now[0] + _sample(eng.pat[k], rng), _RENEGE, c, c.token)
+            push(now[0] + _sample(eng.pat[k], rng, emp), _RENEGE, c, c.token)
+        if eng.scfg[st, 3] and up[st] and busy[st] >= servers[st]:
+            preempt(c, st)
         dispatch(st)
 
     def route(c: _Cust, src: int) -> None:
@@ -147,32 +176,48 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
         else:
             join(c, dest, external=src == 0)
 
+    def gap(k: int) -> float:
+        if eng.ccfg[k, 4]:
+            return _sample(eng.ia[k], rng, emp)
+        return float(rng.exponential(1.0 / eng.bound[k]))
+
     for k in range(eng.ccfg.shape[0]):
-        if eng.rate[k] > 0:
-            push(float(rng.exponential(1.0 / eng.bound[k])), _ARRIVE, k)
+        if eng.ccfg[k, 4] or eng.rate[k] > 0:
+            push(gap(k), _ARRIVE, k)
     for st in range(n_st):
         if eng.scfg[st, 2]:
-            push(_sample(eng.ttf[st], rng), _FAIL, st)
+            push(_sample(eng.ttf[st], rng, emp), _FAIL, st)
+        if eng.scfg[st, 4]:
+            m = 0
+            while shift_time(st, m) <= 0.0:
+                m += 1
+            push(shift_time(st, m), _SHIFT, st, m)
     next_id = 0
     while heap and heap[0][0] < horizon:
         t, _, typ, ident, token = heapq.heappop(heap)
         now[0] = t
         if typ == _ARRIVE:
             k = ident
-            mult, kind = 1.0, -1
-            for a, b, m in eng._surges:
-                if a <= t < b:
-                    mult, kind = mult * m, surge
-            hour = int((eng._week_hour0 + t / eng._units_per_hour) // 1.0) % 168
-            if (
-                eng.ccfg[k, 3]
-                or rng.random() * eng.bound[k] < eng.rate[k] * eng.profile[k, hour] * mult
-            ):
+            size, kind = 1, -1
+            if not eng.ccfg[k, 4]:
+                mult = 1.0
+                for a, b, m in eng._surges:
+                    if a <= t < b:
+                        mult, kind = mult * m, surge
+                hour = int((eng._week_hour0 + t / eng._units_per_hour) // 1.0) % 168
+                if not eng.ccfg[k, 3] and (
+                    rng.random() * eng.bound[k] >= eng.rate[k] * eng.profile[k, hour] * mult
+                ):
+                    size = 0
+                n = int(eng.ccfg[k, 5])
+                if size and n > 1:
+                    size = 1 + int(np.searchsorted(eng.bcum[k, : n - 1], rng.random(), "right"))
+            for _ in range(size):
                 c = _Cust(next_id, k, kind)
                 next_id += 1
                 c.last = emit(ARRIVAL, c.cid, -1, kind, -1, k)
                 route(c, 0)
-            push(t + float(rng.exponential(1.0 / eng.bound[k])), _ARRIVE, k)
+            push(t + gap(k), _ARRIVE, k)
         elif typ == _END and ident.token == token:
             c = ident
             st = c.station
@@ -196,7 +241,7 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
                 c.token += 1
                 c.remaining = c.end - t
                 c.outage = True
-            push(t + _sample(eng.rep[ident], rng), _REPAIR, ident)
+            push(t + _sample(eng.rep[ident], rng, emp), _REPAIR, ident)
         elif typ == _REPAIR:
             up[ident] = True
             emit(REPAIR, -1 - ident, began[ident], outage, ident, -1)
@@ -204,7 +249,12 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
                 c.end = t + c.remaining
                 push(c.end, _END, c, c.token)
             dispatch(ident)
-            push(t + _sample(eng.ttf[ident], rng), _FAIL, ident)
+            push(t + _sample(eng.ttf[ident], rng, emp), _FAIL, ident)
+        elif typ == _SHIFT:
+            servers[ident] = int(eng.shifts[ident, token % int(eng.scfg[ident, 4]), 1])
+            last_shift[ident] = emit(SHIFT, -1 - ident, last_shift[ident], -1, ident, -1)
+            dispatch(ident)
+            push(t + (shift_time(ident, token + 1) - t), _SHIFT, ident, token + 1)
     names = (
         "time",
         "entity",

@@ -173,7 +173,7 @@ class NetworkEngine:
         self._surges = [(s.at, s.at + s.duration, s.multiplier) for s in rare.surges]
         self._routes = self._compile_routes()
         self.stations = [
-            _Station(i, spec, self._initial_servers(spec))
+            _Station(i, spec, spec.servers_at(self._hour0))
             for i, spec in enumerate(params.stations.values())
         ]
         self._service = [
@@ -205,13 +205,6 @@ class NetworkEngine:
                 per.append((cum, dest, new))
             table.append(per)
         return table
-
-    def _initial_servers(self, spec: StationSpec) -> int:
-        if isinstance(spec.servers, int):
-            return spec.servers
-        shifts = sorted(spec.servers, key=lambda s: s.at)
-        on = [s for s in shifts if s.at <= self._hour0]
-        return (on[-1] if on else shifts[-1]).servers
 
     def start(self) -> None:
         """Register the arrival, breakdown and shift processes."""
