@@ -9,8 +9,7 @@
    counted as arrivals (batch members included; balked ones too).
 
 Engines: ``ENGINES`` lists the eventforge engines measured, each selected by the override
-``params.engine=<name>`` (not passed while the model has no such key: SimPy was then the only
-engine). Every time is the best of ``REPEAT`` runs.
+``params.engine=<name>``. Every time is the best of ``REPEAT`` runs.
 
 Run: ``python benchmarks/bench_queue.py`` (needs the bench extra: ``pip install .[bench]``).
 """
@@ -44,7 +43,6 @@ from eventforge.simulators.discrete_event.network import (
     Route,
     StationSpec,
     Weibull,
-    compiled_support,
 )
 
 #: eventforge engines to measure, each selected with --set params.engine=NAME.
@@ -399,11 +397,7 @@ def emergency_department(tmp: Path) -> None:
         f"{ciw_rate:,.0f} customers/s"
     )
     gen = {}
-    unsupported = compiled_support(base.points[0].params)  # type: ignore[arg-type]
     for engine in ENGINES:
-        if engine == "compiled" and unsupported:
-            print(f"eventforge compiled: cannot run this network ({unsupported}); auto uses simpy")
-            continue
         scenario = ef.load_scenario("emergency_department", overrides=_engine_overrides(engine))
         customers, e2e, gen[engine], _ = _eventforge(scenario, tmp / f"ed-{engine}")
         _print_engine(engine, customers, e2e, gen[engine], ciw_rate)

@@ -6,8 +6,7 @@ The log is the SimPy engine's (same vocabulary, columns, causes, labels and stat
 computes times with the same arithmetic as the SimPy engine, so a seed gives the same log (the
 tests compare the two on the built-in scenarios); only events due at the very same instant may
 be taken in another order (the service ends a repair reschedules: here by customer slot, there
-by start of service), which changes the log, not its distribution. Only networks that
-:func:`.network.compiled_support` accepts (all, at present) can be compiled.
+by start of service), which changes the log, not its distribution.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from eventforge.simulators.discrete_event.network import (
     Route,
     StationSpec,
     Weibull,
-    compiled_support,
 )
 from eventforge.simulators.discrete_event.simpy_engine import VOCABULARY
 from eventforge.simulators.monte_carlo.sampling import cumulative
@@ -110,9 +108,6 @@ class CompiledEngine:
         surge: int,
         outage: int,
     ) -> None:
-        reason = compiled_support(params)
-        if reason is not None:
-            raise ValueError(f"engine: compiled cannot run this network: {reason}")
         self.rng = rng
         self.classes = list(params.classes)
         self.station_names = list(params.stations)

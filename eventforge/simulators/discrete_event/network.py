@@ -53,7 +53,6 @@ __all__ = [
     "StationSpec",
     "Surge",
     "Weibull",
-    "compiled_support",
 ]
 
 #: The pseudo-station routing starts from, and the pseudo-station that means "leave".
@@ -350,7 +349,7 @@ class QueueNetworkParams(StrictModel):
     engine: Literal["auto", "simpy", "compiled"] = Field(
         default="auto",
         description="simulation engine: 'compiled' (Numba, fast) or 'simpy' (the reference "
-        "semantics); 'auto' picks 'compiled' when it can run the network, else 'simpy'",
+        "semantics); both write the same log for a seed; 'auto' is 'compiled'",
     )
 
     @model_validator(mode="after")
@@ -396,9 +395,6 @@ class QueueNetworkParams(StrictModel):
                     f"routing.{cname}: class {cname!r} arrives but has no 'arrival' row"
                 )
         self._check_reachable()
-        reason = compiled_support(self)
-        if self.engine == "compiled" and reason is not None:
-            raise ValueError(f"engine: compiled cannot run this network: {reason}")
         return self
 
     def _check_reachable(self) -> None:
@@ -426,16 +422,6 @@ class QueueNetworkParams(StrictModel):
                 f"stations: {', '.join(repr(s) for s in missing)} unreachable (no route with "
                 "p > 0 leads there from any arrival stream)"
             )
-
-
-def compiled_support(params: QueueNetworkParams) -> str | None:
-    """None if the compiled engine can run the network, else the first feature it cannot
-    (named by its key). The compiled engine now expresses every network this model accepts, so
-    this is always None; engine selection (``engine: auto``) and the benchmark keep asking, so
-    that a future feature the kernel lacks is refused here, by its key, instead of failing in
-    the kernel."""
-    del params
-    return None
 
 
 class Surge(StrictModel):

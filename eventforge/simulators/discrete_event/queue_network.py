@@ -1,5 +1,5 @@
 """queue_network: customers through a network of service stations, simulated with SimPy or a
-compiled (Numba) event loop when the network allows it (``engine``, see :mod:`.compiled_engine`).
+compiled (Numba) event loop that writes the same log (``engine``, see :mod:`.compiled_engine`).
 
 Customer classes arrive as non-homogeneous Poisson streams (daily and weekly profiles, surges,
 batch arrivals) or renewal streams, and follow per-class routing tables between stations (with
@@ -47,7 +47,6 @@ from eventforge.simulators.discrete_event.compiled_engine import CompiledEngine
 from eventforge.simulators.discrete_event.network import (
     QueueNetworkParams,
     QueueNetworkRareEvents,
-    compiled_support,
 )
 from eventforge.simulators.discrete_event.simpy_engine import VOCABULARY, NetworkEngine
 
@@ -120,7 +119,7 @@ class QueueNetwork(Simulator):
             p, rare, self.rng, ctx.start, ctx.time_unit_s,
             self.spec.rare_code("surge"), self.spec.rare_code("outage"),
         )  # fmt: skip
-        if p.engine != "simpy" and compiled_support(p) is None:
+        if p.engine != "simpy":
             self._engine: NetworkEngine | CompiledEngine = CompiledEngine(*args)
             for cols in self._engine.events(ctx.horizon, limit):
                 yield self._build(cols)
