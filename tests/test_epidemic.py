@@ -124,6 +124,7 @@ def test_single_kernels_equal_their_references() -> None:
     def fresh() -> dict[str, Any]:
         state = {k: copy.deepcopy(getattr(model, k)) for k in
                  ("state", "times", "next_ev", "refs", "vaccinated", "isolated")}  # fmt: skip
+        state["counts"] = np.bincount(state["state"], minlength=len(K.STATES))
         state["ev_time"], state["ev"] = np.zeros(cap), np.zeros((cap, K.N_COLS), np.int64)
         state["rng"] = np.random.default_rng(11)
         return state
@@ -135,27 +136,28 @@ def test_single_kernels_equal_their_references() -> None:
         for mod in (module_a, module_b):
             s = fresh()
             n = mod.transmit(
-                25, s["state"], model.age, s["vaccinated"], s["isolated"], net.indptr,
-                net.indices, net.layer, net.transmission, mult, model.household,
+                25, s["state"], s["counts"], model.age, s["vaccinated"], s["isolated"],
+                net.indptr, net.indices, net.layer, net.transmission, mult, model.household,
                 model.random_layers, net.random_ptr, net.random_members, model.random_mask,
                 net.contacts_per_day, model.age_par, 0.5, 0.6, 0.3, s["times"], s["next_ev"],
                 s["refs"], model.dists, s["ev_time"], s["ev"], 0, s["rng"],
             )  # fmt: skip
             n = mod.gatherings(
-                25, 3.0, 30.0, 0.2, 5, s["state"], model.age, s["vaccinated"], s["isolated"],
-                model.age_par, 0.5, 0.6, 0.3, s["times"], s["next_ev"], s["refs"], model.dists,
-                s["ev_time"], s["ev"], n, s["rng"],
+                25, 3.0, 30.0, 0.2, 5, s["state"], s["counts"], model.age, s["vaccinated"],
+                s["isolated"], model.age_par, 0.5, 0.6, 0.3, s["times"], s["next_ev"], s["refs"],
+                model.dists, s["ev_time"], s["ev"], n, s["rng"],
             )  # fmt: skip
-            n = mod.importations(25, 5.0, 6, s["state"], s["times"], s["next_ev"], s["refs"],
-                                 model.dists, s["ev_time"], s["ev"], n, s["rng"])  # fmt: skip
+            n = mod.importations(25, 5.0, 6, s["state"], s["counts"], s["times"], s["next_ev"],
+                                 s["refs"], model.dists, s["ev_time"], s["ev"], n,
+                                 s["rng"])  # fmt: skip
             ptr, n = mod.vaccinate(25, np.arange(800), 100, 40, s["state"], s["vaccinated"],
                                    s["ev_time"], s["ev"], n)  # fmt: skip
             due = np.empty(800, dtype=np.int64)
             m = mod.due_agents(26.0, s["times"], due)
             n = mod.progress(
-                25, due[:m], s["state"], model.age, s["isolated"], s["times"], s["next_ev"],
-                s["refs"], model.age_par, model.dists, 0.7, 0.8, 2, 1, 3.0, s["ev_time"],
-                s["ev"], n, s["rng"],
+                25, due[:m], s["state"], s["counts"], model.age, s["isolated"], s["times"],
+                s["next_ev"], s["refs"], model.age_par, model.dists, 0.7, 0.8, 2, 3.0,
+                s["ev_time"], s["ev"], n, s["rng"],
             )  # fmt: skip
             order = np.argsort(s["ev_time"][:n], kind="stable")
             seq = np.empty(n, dtype=np.int64)
@@ -166,6 +168,11 @@ def test_single_kernels_equal_their_references() -> None:
         np.testing.assert_array_equal(q1, q2)
         for key in ("state", "times", "next_ev", "refs", "vaccinated", "isolated", "ev_time"):
             np.testing.assert_array_equal(s1[key], s2[key], err_msg=key)
+        # The counts followed every change of state.
+        np.testing.assert_array_equal(s1["counts"], s2["counts"])
+        np.testing.assert_array_equal(
+            s1["counts"], np.bincount(s1["state"], minlength=len(K.STATES))
+        )
         np.testing.assert_array_equal(s1["ev"][:n1], s2["ev"][:n2])
         assert s1["rng"].bit_generator.state == s2["rng"].bit_generator.state
 

@@ -10,9 +10,10 @@ Conventions shared with :mod:`epidemic_reference` (which draws the same numbers 
 - A day's events go to ``ev_time[k]`` and the int64 rows ``ev[k]`` (columns ``C_*``). A cause or
   ref to an event of the same day, whose ``seq`` is not known until the day is sorted, is the
   local reference ``-(k + 2)``; :func:`resolve_day` turns them into ``seq`` numbers.
-- Callers size the buffers by a bound (exposures <= susceptible agents at the start of the day;
-  progression: a bound per due agent, see
-  :mod:`epidemic_model`), so kernels never check capacity.
+- The buffers are sized by bounds (exposures <= susceptible agents at the start of the day;
+  progression: :data:`MAX_EVENTS_PER_DUE_AGENT` per due agent) before each pass, so the passes
+  never check capacity; :func:`run_day` runs a whole day that way.
+- ``counts[s]``, agents in state ``s``, follows every change of ``state``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ D_LATENT, D_INFECTIOUS, D_ONSET_HOSP, D_STAY, D_WANING, D_TEST_DELAY, D_RESULT_D
 A_SUSC, A_P_ASYM, A_P_HOSP, A_P_DEATH = range(4)
 # Rare kinds (the simulator's rare_kinds order).
 RARE_SUPERSPREADING, RARE_OVERFLOW = 0, 1
+#: Most events an agent can have in one day's progression pass: 3 disease events (onset,
+#: hospitalisation, recovery or death: exposures happen only in the transmission pass, so one
+#: infection at most progresses in a day), 2 tests (the test clock is set only at onset: one
+#: pending from an earlier day, one set today), 3 positives (the result clock is set only by a
+#: test: one pending, two set today) and an isolation per positive. The kernels write without
+#: bounds checks, so the buffer is sized by this bound.
+MAX_EVENTS_PER_DUE_AGENT = 11
 
 
 @inline
@@ -82,6 +90,15 @@ def _emit(
 
 
 @inline
+def _move(i: int, to: int, state: np.ndarray, counts: np.ndarray) -> None:
+    """Agent ``i`` enters state ``to``, ``counts`` (agents per state) kept in step: the model
+    reads its compartments from them instead of counting all N agents every day."""
+    counts[state[i]] -= 1
+    counts[to] += 1
+    state[i] = to
+
+
+@inline
 def _expose(
     j: int,
     t: float,
@@ -90,6 +107,7 @@ def _expose(
     infector: int,
     rare: int,
     state: np.ndarray,
+    counts: np.ndarray,
     times: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
@@ -99,8 +117,8 @@ def _expose(
     n: int,
     rng: np.random.Generator,
 ) -> int:
-    """Agent ``j`` exposed at ``t``: latent clock set, exposure event written."""
-    state[j] = EXPD
+    """Agent ``j`` (susceptible) exposed at ``t``: latent clock set, exposure event written."""
+    _move(j, EXPD, state, counts)
     times[j, NEXT] = t + draw_duration(dists[D_LATENT], rng)
     next_ev[j] = BECOME_INFECTIOUS
     refs[j, R_EXPOSURE] = -(n + 2)
@@ -132,6 +150,7 @@ def seed(
     ids: np.ndarray,
     layer_code: int,
     state: np.ndarray,
+    counts: np.ndarray,
     times: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
@@ -144,8 +163,9 @@ def seed(
     """Expose ``ids`` at t = 0 with no cause (the initial infections)."""
     for j in ids:
         n = _expose(
-            j, 0.0, -1, layer_code, -1, -1, state, times, next_ev, refs, dists, ev_time, ev, n, rng
-        )
+            j, 0.0, -1, layer_code, -1, -1, state, counts,
+            times, next_ev, refs, dists, ev_time, ev, n, rng,
+        )  # fmt: skip
     return n
 
 
@@ -153,6 +173,7 @@ def seed(
 def transmit(
     day: int,
     state: np.ndarray,
+    counts: np.ndarray,
     age: np.ndarray,
     vaccinated: np.ndarray,
     isolated: np.ndarray,
@@ -204,8 +225,9 @@ def transmit(
             if rng.random() < p:
                 t = day + rng.random()
                 n = _expose(
-                    j, t, cause, lay, i, -1, state, times, next_ev, refs, dists, ev_time, ev, n, rng
-                )
+                    j, t, cause, lay, i, -1, state, counts,
+                    times, next_ev, refs, dists, ev_time, ev, n, rng,
+                )  # fmt: skip
         for r in range(random_layers.shape[0]):
             if not random_mask[r, i]:
                 continue
@@ -227,22 +249,9 @@ def transmit(
                 if rng.random() < p:
                     t = day + rng.random()
                     n = _expose(
-                        j,
-                        t,
-                        cause,
-                        lay,
-                        i,
-                        -1,
-                        state,
-                        times,
-                        next_ev,
-                        refs,
-                        dists,
-                        ev_time,
-                        ev,
-                        n,
-                        rng,
-                    )
+                        j, t, cause, lay, i, -1, state, counts,
+                        times, next_ev, refs, dists, ev_time, ev, n, rng,
+                    )  # fmt: skip
     return n
 
 
@@ -254,6 +263,7 @@ def gatherings(
     transmission: float,
     layer_code: int,
     state: np.ndarray,
+    counts: np.ndarray,
     age: np.ndarray,
     vaccinated: np.ndarray,
     isolated: np.ndarray,
@@ -304,22 +314,9 @@ def gatherings(
                 if rng.random() < p:
                     t = day + rng.random()
                     n = _expose(
-                        j,
-                        t,
-                        refs[i, R_EXPOSURE],
-                        layer_code,
-                        i,
-                        RARE_SUPERSPREADING,
-                        state,
-                        times,
-                        next_ev,
-                        refs,
-                        dists,
-                        ev_time,
-                        ev,
-                        n,
-                        rng,
-                    )
+                        j, t, refs[i, R_EXPOSURE], layer_code, i, RARE_SUPERSPREADING, state,
+                        counts, times, next_ev, refs, dists, ev_time, ev, n, rng,
+                    )  # fmt: skip
                     break
     return n
 
@@ -330,6 +327,7 @@ def importations(
     rate: float,
     layer_code: int,
     state: np.ndarray,
+    counts: np.ndarray,
     times: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
@@ -348,22 +346,9 @@ def importations(
             if state[j] == SUSC:
                 t = day + rng.random()
                 n = _expose(
-                    j,
-                    t,
-                    -1,
-                    layer_code,
-                    -1,
-                    -1,
-                    state,
-                    times,
-                    next_ev,
-                    refs,
-                    dists,
-                    ev_time,
-                    ev,
-                    n,
-                    rng,
-                )
+                    j, t, -1, layer_code, -1, -1, state, counts,
+                    times, next_ev, refs, dists, ev_time, ev, n, rng,
+                )  # fmt: skip
                 break
     return n
 
@@ -410,6 +395,7 @@ def progress(
     day: int,
     due: np.ndarray,
     state: np.ndarray,
+    counts: np.ndarray,
     age: np.ndarray,
     isolated: np.ndarray,
     times: np.ndarray,
@@ -420,7 +406,6 @@ def progress(
     p_test: float,
     sensitivity: float,
     beds: int,
-    occupancy: int,
     overflow_mult: float,
     ev_time: np.ndarray,
     ev: np.ndarray,
@@ -428,9 +413,9 @@ def progress(
     rng: np.random.Generator,
 ) -> int:
     """Every clock of the ``due`` agents that falls before ``day + 1``, each agent's in time
-    order (disease, then test, then result on ties). Hospital ``occupancy`` starts at the day's
-    and follows admissions and discharges in this pass's order (agent id order: within a day,
-    an approximation of the continuous-time occupancy); an admission taking it above ``beds``
+    order (disease, then test, then result on ties). Hospital occupancy (``counts[HOSP]``)
+    follows admissions and discharges in this pass's order (agent id order: within a day, an
+    approximation of the continuous-time occupancy); an admission taking it above ``beds``
     (>= 0) is an overflow. ``p_test`` 0 disables testing (no draw)."""
     limit = day + 1.0
     waning = dists[D_WANING, 0] >= 0.0
@@ -467,11 +452,11 @@ def progress(
             next_ev[i] = NONE
             if kind == BECOME_INFECTIOUS:
                 if rng.random() < age_par[a, A_P_ASYM]:
-                    state[i] = ASYM
+                    _move(i, ASYM, state, counts)
                     times[i, NEXT] = t + draw_duration(dists[D_INFECTIOUS], rng)
                     next_ev[i] = RECOVER
                     continue
-                state[i] = SYMP
+                _move(i, SYMP, state, counts)
                 n = _emit(ev_time, ev, n, t, i, ONSET, refs[i, R_DISEASE], -1, -1, -1, SYMP)
                 refs[i, R_DISEASE] = -(n + 1)
                 refs[i, R_ONSET] = -(n + 1)
@@ -484,9 +469,8 @@ def progress(
                 if p_test > 0.0 and rng.random() < p_test:
                     times[i, T_TEST] = t + draw_duration(dists[D_TEST_DELAY], rng)
             elif kind == HOSPITALISE:
-                occupancy += 1
-                over = beds >= 0 and occupancy > beds
-                state[i] = HOSP
+                _move(i, HOSP, state, counts)
+                over = beds >= 0 and counts[HOSP] > beds
                 isolated[i] = False
                 rare = RARE_OVERFLOW if over else -1
                 n = _emit(
@@ -497,9 +481,7 @@ def progress(
                 p_death = age_par[a, A_P_DEATH] * (overflow_mult if over else 1.0)
                 next_ev[i] = DIE if rng.random() < p_death else RECOVER
             elif kind == RECOVER:
-                if state[i] == HOSP:
-                    occupancy -= 1
-                state[i] = RECD
+                _move(i, RECD, state, counts)
                 isolated[i] = False
                 n = _emit(ev_time, ev, n, t, i, RECOVERY, refs[i, R_DISEASE], -1, -1, -1, RECD)
                 refs[i, R_DISEASE] = -(n + 1)
@@ -507,14 +489,13 @@ def progress(
                     times[i, NEXT] = t + draw_duration(dists[D_WANING], rng)
                     next_ev[i] = WANE
             elif kind == DIE:
-                occupancy -= 1
-                state[i] = DEAD
+                _move(i, DEAD, state, counts)
                 n = _emit(ev_time, ev, n, t, i, DEATH, refs[i, R_DISEASE], -1, -1, -1, DEAD)
                 refs[i, R_DISEASE] = -(n + 1)
                 times[i, T_TEST] = np.inf
                 times[i, T_RESULT] = np.inf
             elif kind == WANE:
-                state[i] = SUSC
+                _move(i, SUSC, state, counts)
     return n
 
 
@@ -537,3 +518,112 @@ def resolve_day(
             for role in range(refs.shape[1]):
                 if refs[e, role] == -(k + 2):
                     refs[e, role] = seq[k]
+
+
+@kernel
+def grow(ev_time: np.ndarray, ev: np.ndarray, n: int, need: int) -> tuple[np.ndarray, np.ndarray]:
+    """The day's buffers with room for ``need`` events, the first ``n`` kept: the same arrays
+    when they have it, else copies at least twice as long (amortised O(1) an event)."""
+    if need <= ev_time.shape[0]:
+        return ev_time, ev
+    cap = max(need, 2 * ev_time.shape[0], 1024)
+    new_time, new_ev = np.empty(cap), np.empty((cap, N_COLS), dtype=np.int64)
+    new_time[:n] = ev_time[:n]
+    new_ev[:n] = ev[:n]
+    return new_time, new_ev
+
+
+@kernel
+def run_day(
+    day: int,
+    vaccine_order: np.ndarray,
+    vaccine_ptr: int,
+    doses: int,
+    seeds: np.ndarray,
+    gather_rate: float,
+    gather_size: float,
+    gather_trans: float,
+    import_rate: float,
+    state: np.ndarray,
+    counts: np.ndarray,
+    age: np.ndarray,
+    vaccinated: np.ndarray,
+    isolated: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    layer: np.ndarray,
+    trans: np.ndarray,
+    mult: np.ndarray,
+    household: np.ndarray,
+    random_layers: np.ndarray,
+    random_ptr: np.ndarray,
+    random_members: np.ndarray,
+    random_mask: np.ndarray,
+    contacts_per_day: np.ndarray,
+    age_par: np.ndarray,
+    asym_inf: float,
+    efficacy: float,
+    iso_factor: float,
+    p_test: float,
+    sensitivity: float,
+    beds: int,
+    overflow_mult: float,
+    times: np.ndarray,
+    next_ev: np.ndarray,
+    refs: np.ndarray,
+    dists: np.ndarray,
+    due: np.ndarray,
+    ev_time: np.ndarray,
+    ev: np.ndarray,
+    n: int,
+    first_seq: int,
+    rng: np.random.Generator,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Day ``day`` after its system events (``ev[:n]``), in one call so that the day pays one
+    dispatch (a Generator argument alone costs ~30 us to unbox): ``doses`` vaccinations, the
+    seeds (day 0), transmission, gatherings (``gather_rate`` < 0: none), importations
+    (``import_rate`` 0: none), then every clock due before the next day; then the day's events
+    sorted by time (stable: a cause written before its same-time effect stays before it) with
+    causes and refs resolved to ``seq`` from ``first_seq``. The buffers grow here by the bounds
+    above. Returns ``(vaccine_ptr, ev_time, ev, time, rows)``: the buffers
+    (to keep for the next day) and the sorted events."""
+    n_static = trans.shape[0]  # layer codes: static and random layers, then these three
+    ev_time, ev = grow(ev_time, ev, n, n + doses)
+    vaccine_ptr, n = vaccinate(
+        day, vaccine_order, vaccine_ptr, doses, state, vaccinated, ev_time, ev, n
+    )
+    # Exposures in a day are at most the agents susceptible at its start.
+    ev_time, ev = grow(ev_time, ev, n, n + counts[SUSC])
+    if day == 0:
+        n = seed(
+            seeds, n_static + 2, state, counts, times, next_ev, refs, dists, ev_time, ev, n, rng
+        )
+    n = transmit(
+        day, state, counts, age, vaccinated, isolated, indptr, indices, layer, trans, mult,
+        household, random_layers, random_ptr, random_members, random_mask, contacts_per_day,
+        age_par, asym_inf, efficacy, iso_factor, times, next_ev, refs, dists, ev_time, ev, n, rng,
+    )  # fmt: skip
+    if gather_rate >= 0.0:
+        n = gatherings(
+            day, gather_rate, gather_size, gather_trans, n_static, state, counts, age,
+            vaccinated, isolated, age_par, asym_inf, efficacy, iso_factor, times, next_ev, refs,
+            dists, ev_time, ev, n, rng,
+        )  # fmt: skip
+    if import_rate > 0.0:
+        n = importations(
+            day, import_rate, n_static + 1, state, counts, times, next_ev, refs, dists,
+            ev_time, ev, n, rng,
+        )  # fmt: skip
+    m = due_agents(day + 1.0, times, due)
+    ev_time, ev = grow(ev_time, ev, n, n + MAX_EVENTS_PER_DUE_AGENT * m)
+    n = progress(
+        day, due[:m], state, counts, age, isolated, times, next_ev, refs, age_par, dists, p_test,
+        sensitivity, beds, overflow_mult, ev_time, ev, n, rng,
+    )  # fmt: skip
+    order = np.argsort(ev_time[:n], kind="mergesort")
+    resolve_day(order, first_seq, ev, refs, np.empty(n, dtype=np.int64))
+    out_time, rows = np.empty(n), np.empty((n, N_COLS), dtype=np.int64)
+    for r in range(n):
+        out_time[r] = ev_time[order[r]]
+        rows[r] = ev[order[r]]
+    return vaccine_ptr, ev_time, ev, out_time, rows

@@ -4,13 +4,14 @@
 age codes, vaccinated and isolated flags, the ``seq`` of each agent's latest events by role) and
 the contact CSR; each :class:`Person` is a real ``mesa.Agent`` whose properties read and write
 its row, so scripts can inspect agents the Mesa way (``model.agents.select(...)``) while
-:meth:`EpidemicModel.step` runs one day as Numba kernels over the arrays
-(:mod:`epidemic_kernels`).
+:meth:`EpidemicModel.step` runs one day as one call of the Numba kernel
+:func:`epidemic_kernels.run_day` over the arrays (one call: each call of a kernel pays Numba's
+dispatch, ~30 us for the Generator argument alone, which at 10k agents was most of a day).
 
 Random numbers: everything comes from the one Generator passed in, in this order: Mesa's
 constructor draws one integer (it seeds the model's stdlib ``random`` from a Generator that
 way), then the population, the contact layers, the vaccination order (if any), the initial
-infected, then each day's kernels in the order of :meth:`EpidemicModel.step`.
+infected, then each day's passes in the order of :func:`epidemic_kernels.run_day`.
 """
 
 from __future__ import annotations
@@ -34,13 +35,6 @@ __all__ = ["SYSTEM_EVENTS", "DayEvents", "EpidemicModel", "Person"]
 #: System events (entity_id -1), after the nine agent events in the vocabulary.
 SYSTEM_EVENTS = ("lockdown_start", "lockdown_end", "school_closure_start", "school_closure_end")
 _LOCKDOWN_START, _LOCKDOWN_END, _SCHOOL_START, _SCHOOL_END = range(9, 13)
-#: Most events an agent can have in one day's progression pass: 3 disease events (onset,
-#: hospitalisation, recovery or death: exposures happen only in the transmission pass, so one
-#: infection at most progresses in a day), 2 tests (the test clock is set only at onset: one
-#: pending from an earlier day, one set today), 3 positives (the result clock is set only by a
-#: test: one pending, two set today) and an isolation per positive. The kernels write without
-#: bounds checks, so the buffer is sized by this bound.
-_MAX_EVENTS_PER_DUE_AGENT = 11
 
 
 @dataclass(frozen=True)
@@ -184,10 +178,11 @@ class EpidemicModel(mesa.Model):
         self.lockdown_on = self.school_closed = False
         self.detected = 0  # positives of the previous day (the "detected" trigger metric)
         self.day_events: DayEvents | None = None
-        self._ev_time = np.empty(0)
-        self._ev = np.empty((0, K.N_COLS), dtype=np.int64)
+        # The day's event buffers (grown by the kernels) and due agents: kept across days.
+        self._ev_time = np.empty(1024)
+        self._ev = np.empty((1024, K.N_COLS), dtype=np.int64)
         self._due = np.empty(n, dtype=np.int64)
-        self._counts = np.bincount(self.state, minlength=7)
+        self._counts = np.bincount(self.state, minlength=len(K.STATES)).astype(np.int64)
         self._people = False
 
     # --- Mesa agents --------------------------------------------------------------------------
@@ -213,65 +208,44 @@ class EpidemicModel(mesa.Model):
     def step(self) -> DayEvents:
         """Run day ``self.day``: interventions, vaccination, transmission, gatherings,
         importations, then every clock due before the next day; events in ``day_events``."""
-        d, rng, p = self.day, self.rng, self.params
-        iv = p.interventions
-        counts = self._counts
-        self._reserve(0, 4)
-        n = self._interventions(d, counts)
-        mult = self._multipliers()
-        if iv.vaccination is not None and d >= iv.vaccination.start / self.day_units:
-            self._reserve(n, iv.vaccination.doses_per_day)
-            self.vaccine_ptr, n = self.kernels.vaccinate(
-                d, self.vaccine_order, self.vaccine_ptr, iv.vaccination.doses_per_day,
-                self.state, self.vaccinated, self._ev_time, self._ev, n,
-            )  # fmt: skip
-        # Exposures in a day are at most the agents susceptible at its start.
-        self._reserve(n, int(counts[K.SUSC]))
-        if d == 0:
-            n = self.kernels.seed(
-                self.seeds, len(self.layer_labels) - 1, self.state, self.times, self.next_ev,
-                self.refs, self.dists, self._ev_time, self._ev, n, rng,
-            )  # fmt: skip
-        net = self.network
+        d, p = self.day, self.params
+        iv, ss = p.interventions, self.rare.superspreading
         testing, vaccination = iv.testing, iv.vaccination
-        efficacy = 0.0 if vaccination is None else vaccination.efficacy
-        iso = 1.0 if testing is None else testing.contact_reduction
-        asym = p.disease.asymptomatic_infectiousness
-        n = self.kernels.transmit(
-            d, self.state, self.age, self.vaccinated, self.isolated, net.indptr, net.indices,
-            net.layer, net.transmission, mult, self.household, self.random_layers,
-            net.random_ptr, net.random_members, self.random_mask, net.contacts_per_day,
-            self.age_par, asym, efficacy, iso, self.times, self.next_ev, self.refs, self.dists,
-            self._ev_time, self._ev, n, rng,
-        )  # fmt: skip
-        ss = self.rare.superspreading
-        if ss is not None:
-            n = self.kernels.gatherings(
-                d, ss.rate_per_day * self.day_units, ss.size, ss.transmission,
-                len(net.names), self.state, self.age, self.vaccinated, self.isolated,
-                self.age_par, asym, efficacy, iso, self.times, self.next_ev, self.refs,
-                self.dists, self._ev_time, self._ev, n, rng,
-            )  # fmt: skip
-        if p.importations_per_day > 0:
-            n = self.kernels.importations(
-                d, p.importations_per_day, len(net.names) + 1, self.state, self.times,
-                self.next_ev, self.refs, self.dists, self._ev_time, self._ev, n, rng,
-            )  # fmt: skip
-        due = self._due[: self.kernels.due_agents(d + 1.0, self.times, self._due)]
-        self._reserve(n, _MAX_EVENTS_PER_DUE_AGENT * len(due))
-        beds = self.rare.hospital_capacity
-        n = self.kernels.progress(
-            d, due, self.state, self.age, self.isolated, self.times, self.next_ev, self.refs,
-            self.age_par, self.dists, 0.0 if testing is None else testing.p_test,
+        vaccinating = vaccination is not None and d >= vaccination.start / self.day_units
+        net, beds = self.network, self.rare.hospital_capacity
+        n = self._interventions(d)  # before the multipliers: it switches lockdown and schools
+        mult = self._multipliers()
+        self.vaccine_ptr, self._ev_time, self._ev, time, rows = self.kernels.run_day(
+            d, self.vaccine_order, self.vaccine_ptr,
+            vaccination.doses_per_day if vaccinating and vaccination is not None else 0,
+            self.seeds, -1.0 if ss is None else ss.rate_per_day * self.day_units,
+            0.0 if ss is None else ss.size, 0.0 if ss is None else ss.transmission,
+            p.importations_per_day, self.state, self._counts, self.age, self.vaccinated,
+            self.isolated, net.indptr, net.indices, net.layer, net.transmission,
+            mult, self.household, self.random_layers, net.random_ptr,
+            net.random_members, self.random_mask, net.contacts_per_day, self.age_par,
+            p.disease.asymptomatic_infectiousness,
+            0.0 if vaccination is None else vaccination.efficacy,
+            1.0 if testing is None else testing.contact_reduction,
+            0.0 if testing is None else testing.p_test,
             0.0 if testing is None else testing.sensitivity, -1 if beds is None else beds,
-            int(counts[K.HOSP]), self.rare.overflow_death_multiplier, self._ev_time, self._ev,
-            n, rng,
+            self.rare.overflow_death_multiplier, self.times, self.next_ev, self.refs,
+            self.dists, self._due, self._ev_time, self._ev, n,
+            self.n_events, self.rng,
         )  # fmt: skip
-        if n > len(self._ev_time):  # a broken bound would have written out of the buffer
-            raise RuntimeError(f"epidemic: {n} events overflowed the day's buffer")
-        self.day_events = self._finish_day(n)
-        self.detected = int((self.day_events.event == K.POSITIVE).sum())
-        self._counts = np.bincount(self.state, minlength=7)
+        first, self.n_events = self.n_events, self.n_events + len(time)
+        self.day_events = DayEvents(
+            first_seq=first,
+            time=time,
+            entity=rows[:, K.C_ENTITY],
+            event=rows[:, K.C_EVENT],
+            cause=rows[:, K.C_CAUSE],
+            rare=rows[:, K.C_RARE],
+            layer=rows[:, K.C_LAYER],
+            infector=rows[:, K.C_INFECTOR],
+            state=rows[:, K.C_STATE],
+        )
+        self.detected = int(np.count_nonzero(self.day_events.event == K.POSITIVE))
         self.day += 1
         return self.day_events
 
@@ -286,10 +260,13 @@ class EpidemicModel(mesa.Model):
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _interventions(self, d: int, counts: np.ndarray) -> int:
+    def _interventions(self, d: int) -> int:
         """Switch lockdown / school closure for day ``d`` (from the state at its start); write
-        their system events at time ``d``; return the events written."""
-        iv, n = self.params.interventions, 0
+        their system events at time ``d`` (the buffer holds at least 1024); return the events
+        written."""
+        iv, n, counts = self.params.interventions, 0, self._counts
+        if iv.lockdown is None and iv.school_closure is None:
+            return 0
         metrics = {
             "hospitalised": float(counts[K.HOSP]),
             "infectious": float(counts[K.ASYM] + counts[K.SYMP]),
@@ -326,34 +303,3 @@ class EpidemicModel(mesa.Model):
         if self.school_closed:
             mult[self.school] = 0.0
         return mult
-
-    def _reserve(self, n: int, more: int) -> None:
-        """Grow the day's event buffer to hold ``n + more`` events, keeping the first ``n``."""
-        need = n + more
-        if need <= len(self._ev_time):
-            return
-        cap = max(need, 2 * len(self._ev_time), 1024)
-        ev_time, ev = np.empty(cap), np.empty((cap, K.N_COLS), dtype=np.int64)
-        ev_time[:n], ev[:n] = self._ev_time[:n], self._ev[:n]
-        self._ev_time, self._ev = ev_time, ev
-
-    def _finish_day(self, n: int) -> DayEvents:
-        """Sort the day's ``n`` events by time (stable, so a cause written before its effect at
-        the same time stays before it) and resolve local causes and refs to ``seq``."""
-        order = np.argsort(self._ev_time[:n], kind="stable")
-        self.kernels.resolve_day(
-            order, self.n_events, self._ev, self.refs, np.empty(n, dtype=np.int64)
-        )
-        rows = self._ev[order]
-        first, self.n_events = self.n_events, self.n_events + n
-        return DayEvents(
-            first_seq=first,
-            time=self._ev_time[order],
-            entity=rows[:, K.C_ENTITY],
-            event=rows[:, K.C_EVENT],
-            cause=rows[:, K.C_CAUSE],
-            rare=rows[:, K.C_RARE],
-            layer=rows[:, K.C_LAYER],
-            infector=rows[:, K.C_INFECTOR],
-            state=rows[:, K.C_STATE],
-        )

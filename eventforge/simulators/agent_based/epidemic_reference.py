@@ -18,9 +18,11 @@ __all__ = [
     "draw_duration",
     "due_agents",
     "gatherings",
+    "grow",
     "importations",
     "progress",
     "resolve_day",
+    "run_day",
     "seed",
     "transmit",
     "vaccinate",
@@ -70,6 +72,12 @@ class _Log:
         return k
 
 
+def _move(i: int, to: int, state: np.ndarray, counts: np.ndarray) -> None:
+    counts[state[i]] -= 1
+    counts[to] += 1
+    state[i] = to
+
+
 def _expose(
     log: _Log,
     j: int,
@@ -79,13 +87,14 @@ def _expose(
     infector: int,
     rare: int,
     state: np.ndarray,
+    counts: np.ndarray,
     times: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
     dists: np.ndarray,
     rng: np.random.Generator,
 ) -> None:
-    state[j] = K.EXPD
+    _move(j, K.EXPD, state, counts)
     times[j, K.NEXT] = t + draw_duration(dists[K.D_LATENT], rng)
     next_ev[j] = K.BECOME_INFECTIOUS
     k = log.write(t, j, K.EXPOSURE, cause, rare, layer, infector, K.EXPD)
@@ -103,6 +112,7 @@ def seed(
     ids: np.ndarray,
     layer_code: int,
     state: np.ndarray,
+    counts: np.ndarray,
     times: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
@@ -115,13 +125,16 @@ def seed(
     """Reference of :func:`epidemic_kernels.seed`."""
     log = _Log(ev_time, ev, n)
     for j in ids.tolist():
-        _expose(log, j, 0.0, -1, layer_code, -1, -1, state, times, next_ev, refs, dists, rng)
+        _expose(
+            log, j, 0.0, -1, layer_code, -1, -1, state, counts, times, next_ev, refs, dists, rng
+        )
     return log.n
 
 
 def transmit(
     day: int,
     state: np.ndarray,
+    counts: np.ndarray,
     age: np.ndarray,
     vaccinated: np.ndarray,
     isolated: np.ndarray,
@@ -160,7 +173,9 @@ def transmit(
         def contact(j: int, lay: int, p: float, i: int = i, cause: int = cause) -> None:
             if p > 0.0 and rng.random() < p:
                 t = day + rng.random()
-                _expose(log, j, t, cause, lay, i, -1, state, times, next_ev, refs, dists, rng)
+                _expose(
+                    log, j, t, cause, lay, i, -1, state, counts, times, next_ev, refs, dists, rng
+                )
 
         for k in range(indptr[i], indptr[i + 1]):
             j, lay = int(indices[k]), int(layer[k])
@@ -190,6 +205,7 @@ def gatherings(
     transmission: float,
     layer_code: int,
     state: np.ndarray,
+    counts: np.ndarray,
     age: np.ndarray,
     vaccinated: np.ndarray,
     isolated: np.ndarray,
@@ -228,7 +244,7 @@ def gatherings(
                     cause = int(refs[i, K.R_EXPOSURE])
                     _expose(
                         log, j, t, cause, layer_code, i, K.RARE_SUPERSPREADING,
-                        state, times, next_ev, refs, dists, rng,
+                        state, counts, times, next_ev, refs, dists, rng,
                     )  # fmt: skip
                     break
     return log.n
@@ -239,6 +255,7 @@ def importations(
     rate: float,
     layer_code: int,
     state: np.ndarray,
+    counts: np.ndarray,
     times: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
@@ -255,7 +272,22 @@ def importations(
             j = int(rng.random() * len(state))
             if state[j] == K.SUSC:
                 t = day + rng.random()
-                _expose(log, j, t, -1, layer_code, -1, -1, state, times, next_ev, refs, dists, rng)
+                _expose(
+                    log,
+                    j,
+                    t,
+                    -1,
+                    layer_code,
+                    -1,
+                    -1,
+                    state,
+                    counts,
+                    times,
+                    next_ev,
+                    refs,
+                    dists,
+                    rng,
+                )
                 break
     return log.n
 
@@ -295,6 +327,7 @@ def progress(
     day: int,
     due: np.ndarray,
     state: np.ndarray,
+    counts: np.ndarray,
     age: np.ndarray,
     isolated: np.ndarray,
     times: np.ndarray,
@@ -305,7 +338,6 @@ def progress(
     p_test: float,
     sensitivity: float,
     beds: int,
-    occupancy: int,
     overflow_mult: float,
     ev_time: np.ndarray,
     ev: np.ndarray,
@@ -341,11 +373,11 @@ def progress(
                 disease_cause = int(refs[i, K.R_DISEASE])
                 if kind == K.BECOME_INFECTIOUS:
                     if rng.random() < age_par[a, K.A_P_ASYM]:
-                        state[i] = K.ASYM
+                        _move(i, K.ASYM, state, counts)
                         times[i, K.NEXT] = t + draw_duration(dists[K.D_INFECTIOUS], rng)
                         next_ev[i] = K.RECOVER
                         continue
-                    state[i] = K.SYMP
+                    _move(i, K.SYMP, state, counts)
                     k = log.write(t, i, K.ONSET, cause=disease_cause, state=K.SYMP)
                     refs[i, K.R_DISEASE] = refs[i, K.R_ONSET] = log.local(k)
                     hospital = rng.random() < age_par[a, K.A_P_HOSP]
@@ -355,9 +387,9 @@ def progress(
                     if p_test > 0.0 and rng.random() < p_test:
                         times[i, K.T_TEST] = t + draw_duration(dists[K.D_TEST_DELAY], rng)
                 elif kind == K.HOSPITALISE:
-                    occupancy += 1
-                    over = 0 <= beds < occupancy
-                    state[i], isolated[i] = K.HOSP, False
+                    _move(i, K.HOSP, state, counts)
+                    isolated[i] = False
+                    over = 0 <= beds < counts[K.HOSP]
                     rare = K.RARE_OVERFLOW if over else -1
                     k = log.write(t, i, K.HOSPITALISATION, disease_cause, rare, state=K.HOSP)
                     refs[i, K.R_DISEASE] = log.local(k)
@@ -365,21 +397,20 @@ def progress(
                     p_death = age_par[a, K.A_P_DEATH] * (overflow_mult if over else 1.0)
                     next_ev[i] = K.DIE if rng.random() < p_death else K.RECOVER
                 elif kind == K.RECOVER:
-                    occupancy -= int(state[i] == K.HOSP)
-                    state[i], isolated[i] = K.RECD, False
+                    _move(i, K.RECD, state, counts)
+                    isolated[i] = False
                     k = log.write(t, i, K.RECOVERY, cause=disease_cause, state=K.RECD)
                     refs[i, K.R_DISEASE] = log.local(k)
                     if waning:
                         times[i, K.NEXT] = t + draw_duration(dists[K.D_WANING], rng)
                         next_ev[i] = K.WANE
                 elif kind == K.DIE:
-                    occupancy -= 1
-                    state[i] = K.DEAD
+                    _move(i, K.DEAD, state, counts)
                     k = log.write(t, i, K.DEATH, cause=disease_cause, state=K.DEAD)
                     refs[i, K.R_DISEASE] = log.local(k)
                     times[i, K.T_TEST] = times[i, K.T_RESULT] = math.inf
                 elif kind == K.WANE:
-                    state[i] = K.SUSC
+                    _move(i, K.SUSC, state, counts)
     return log.n
 
 
@@ -395,3 +426,94 @@ def resolve_day(
         e = int(ev[k, K.C_ENTITY])
         if e >= 0:
             refs[e][refs[e] == -(k + 2)] = seq[k]
+
+
+def grow(ev_time: np.ndarray, ev: np.ndarray, n: int, need: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reference of :func:`epidemic_kernels.grow`."""
+    if need <= len(ev_time):
+        return ev_time, ev
+    cap = max(need, 2 * len(ev_time), 1024)
+    new_time, new_ev = np.empty(cap), np.empty((cap, K.N_COLS), dtype=np.int64)
+    new_time[:n], new_ev[:n] = ev_time[:n], ev[:n]
+    return new_time, new_ev
+
+
+def run_day(
+    day: int,
+    vaccine_order: np.ndarray,
+    vaccine_ptr: int,
+    doses: int,
+    seeds: np.ndarray,
+    gather_rate: float,
+    gather_size: float,
+    gather_trans: float,
+    import_rate: float,
+    state: np.ndarray,
+    counts: np.ndarray,
+    age: np.ndarray,
+    vaccinated: np.ndarray,
+    isolated: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    layer: np.ndarray,
+    trans: np.ndarray,
+    mult: np.ndarray,
+    household: np.ndarray,
+    random_layers: np.ndarray,
+    random_ptr: np.ndarray,
+    random_members: np.ndarray,
+    random_mask: np.ndarray,
+    contacts_per_day: np.ndarray,
+    age_par: np.ndarray,
+    asym_inf: float,
+    efficacy: float,
+    iso_factor: float,
+    p_test: float,
+    sensitivity: float,
+    beds: int,
+    overflow_mult: float,
+    times: np.ndarray,
+    next_ev: np.ndarray,
+    refs: np.ndarray,
+    dists: np.ndarray,
+    due: np.ndarray,
+    ev_time: np.ndarray,
+    ev: np.ndarray,
+    n: int,
+    first_seq: int,
+    rng: np.random.Generator,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reference of :func:`epidemic_kernels.run_day`."""
+    gathering, imported, seeded = len(trans), len(trans) + 1, len(trans) + 2
+    ev_time, ev = grow(ev_time, ev, n, n + doses)
+    vaccine_ptr, n = vaccinate(
+        day, vaccine_order, vaccine_ptr, doses, state, vaccinated, ev_time, ev, n
+    )
+    ev_time, ev = grow(ev_time, ev, n, n + int(counts[K.SUSC]))
+    if day == 0:
+        n = seed(seeds, seeded, state, counts, times, next_ev, refs, dists, ev_time, ev, n, rng)
+    n = transmit(
+        day, state, counts, age, vaccinated, isolated, indptr, indices, layer, trans, mult,
+        household, random_layers, random_ptr, random_members, random_mask, contacts_per_day,
+        age_par, asym_inf, efficacy, iso_factor, times, next_ev, refs, dists, ev_time, ev, n, rng,
+    )  # fmt: skip
+    if gather_rate >= 0.0:
+        n = gatherings(
+            day, gather_rate, gather_size, gather_trans, gathering, state, counts, age,
+            vaccinated, isolated, age_par, asym_inf, efficacy, iso_factor, times, next_ev, refs,
+            dists, ev_time, ev, n, rng,
+        )  # fmt: skip
+    if import_rate > 0.0:
+        n = importations(
+            day, import_rate, imported, state, counts, times, next_ev, refs, dists, ev_time, ev,
+            n, rng,
+        )  # fmt: skip
+    m = due_agents(day + 1.0, times, due)
+    ev_time, ev = grow(ev_time, ev, n, n + K.MAX_EVENTS_PER_DUE_AGENT * m)
+    n = progress(
+        day, due[:m], state, counts, age, isolated, times, next_ev, refs, age_par, dists, p_test,
+        sensitivity, beds, overflow_mult, ev_time, ev, n, rng,
+    )  # fmt: skip
+    order = np.argsort(ev_time[:n], kind="stable")
+    resolve_day(order, first_seq, ev, refs, np.empty(n, dtype=np.int64))
+    return vaccine_ptr, ev_time, ev, ev_time[order], ev[order]
