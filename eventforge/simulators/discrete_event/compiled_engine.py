@@ -35,12 +35,13 @@ from eventforge.simulators.discrete_event.network import (
     StationSpec,
     Weibull,
 )
-from eventforge.simulators.discrete_event.simpy_engine import VOCABULARY
 from eventforge.simulators.monte_carlo.sampling import cumulative
 
 __all__ = ["CompiledEngine", "LogTotals", "StationState", "dist_row"]
 
-_OUT_COLS = ("entity", "event", "cause", "kind", "station", "cls", "queue", "busy", "servers")
+# The output rows of the kernel (oe: int64, oi: int32), named as in EventLog.take's dict.
+_OUT64 = ("entity", "cause")
+_OUT32 = ("event", "kind", "station", "cls", "queue", "busy", "servers")
 
 
 def dist_row(d: object | None, emp: list[float]) -> tuple[float, float, float]:
@@ -222,8 +223,9 @@ class CompiledEngine:
 
     def _state(self, n_cls: int, n_st: int, slots: int = 1024, queue: int = 256) -> None:
         """Mutable state arrays, carried across kernel calls."""
-        # Station rows and, last, the globals: views into one array the kernel takes whole.
-        self.s = np.zeros((n_st + 1, 9), dtype=np.int64)
+        # Station rows and, last, the globals (and the log's totals, see kernels.tally): one
+        # array the kernel takes whole.
+        self.s = np.zeros((n_st + 1, kn.S_WIDTH), dtype=np.int64)
         self.g = self.s[-1]
         self.g[kn.G_NFREE] = slots
         self.s[:-1, kn.S_UP] = 1
@@ -234,8 +236,6 @@ class CompiledEngine:
         self.cf = np.zeros((slots, 2))
         self.fr = np.arange(slots - 1, -1, -1, dtype=np.int64)  # slot 0 is taken first
         self.q = np.zeros((n_st, queue, 3), dtype=np.int64)
-        self.counts = np.zeros((n_st + 1, len(VOCABULARY)), dtype=np.int64)
-        self.kinds = np.zeros(2, dtype=np.int64)
 
     def _grow(self) -> None:
         """Double whichever of the customer pool, the heap and the station queues is short of
@@ -262,8 +262,7 @@ class CompiledEngine:
         Each kernel call writes into fresh output columns, so the yielded arrays are views of
         them (no copy) that stay valid after the next call."""
         cap = max(limit, 2 * self.out_margin)
-        n_rows, n_ev = self.counts.shape
-        of, oi = np.empty(cap), np.empty((len(_OUT_COLS), cap), dtype=np.int64)
+        of, oe, oi = self._out(cap)
         while True:
             status = kn.run_network(
                 self.rng, float(horizon), self.out_margin, self.heap_margin,
@@ -272,32 +271,34 @@ class CompiledEngine:
                 self.ia, self.bcum, self._hour0, self.shifts, self.emp,
                 self.scfg, self.svc, self.ttf, self.rep, self._codes[1],
                 self.rcum, self.rdest, self.rcls, self.rn,
-                self.h, self.c, self.cf, self.fr, self.s, self.q, of, oi,
+                self.h, self.c, self.cf, self.fr, self.s, self.q, of, oe, oi,
             )  # fmt: skip
             n = int(self.g[kn.G_NOUT])
             self.g[kn.G_NOUT] = 0
             if n:
-                event, station = oi[kn.O_EVENT, :n], oi[kn.O_STATION, :n]
-                # Station-less events (-1) count in the last row.
-                at = np.where(station < 0, n_rows - 1, station) * n_ev + event
-                self.counts += np.bincount(at, minlength=n_rows * n_ev).reshape(n_rows, n_ev)
-                kind = oi[kn.O_KIND, :n]
-                self.kinds += np.bincount(kind[kind >= 0], minlength=self.kinds.size)
+                kn.tally(oi, n, self.s)
                 for lo in range(0, n, limit):
                     hi = min(n, lo + limit)
                     cols: dict[str, np.ndarray] = {"time": of[lo:hi]}
-                    cols |= {name: oi[j, lo:hi] for j, name in enumerate(_OUT_COLS)}
+                    cols |= {name: oe[j, lo:hi] for j, name in enumerate(_OUT64)}
+                    cols |= {name: oi[j, lo:hi] for j, name in enumerate(_OUT32)}
                     yield cols
-                of, oi = np.empty(cap), np.empty((len(_OUT_COLS), cap), dtype=np.int64)
+                of, oe, oi = self._out(cap)
             if status == kn.DONE:
                 return
             if status == kn.GROW:
                 self._grow()
 
+    @staticmethod
+    def _out(cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fresh output columns for ``cap`` events: times, int64 rows, int32 rows."""
+        return np.empty(cap), np.empty((2, cap), dtype=np.int64), np.empty((7, cap), np.int32)
+
     @property
     def log(self) -> LogTotals:
         """Events emitted, per station and event type, and per rare kind."""
-        return LogTotals(int(self.g[kn.G_COUNT]), self.counts.tolist(), self.kinds.tolist())
+        counts = self.s[:, kn.S_COUNT : kn.G_KINDS].tolist()
+        return LogTotals(int(self.g[kn.G_COUNT]), counts, self.g[kn.G_KINDS :].tolist())
 
     @property
     def stations(self) -> list[StationState]:
