@@ -124,8 +124,16 @@ def masked(values: np.ndarray, null: np.ndarray, type: pa.DataType | None = None
 def categorical(codes: np.ndarray, values: Sequence[str]) -> pa.DictionaryArray:
     """A dictionary column from integer codes into ``values``; a negative code is null."""
     codes = np.asarray(codes)
-    indices = masked(codes, codes < 0, pa.int32())
-    return pa.DictionaryArray.from_arrays(indices, pa.array(list(values), type=pa.string()))
+    return _dictionary(masked(codes, codes < 0, pa.int32()), codes, pa.array(list(values)))
+
+
+def _dictionary(indices: pa.Array, codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+    """``DictionaryArray.from_arrays`` with the range of ``codes`` checked by one NumPy max:
+    pyarrow's own check visits every index through its null bitmap, ~1 ms per 262k rows, a
+    tenth of a compiled model's time."""
+    if codes.size and int(codes.max()) >= len(values):
+        raise ValueError(f"dictionary code {int(codes.max())} >= {len(values)} values")
+    return pa.DictionaryArray.from_arrays(indices, values, safe=False)
 
 
 class BatchBuilder:
@@ -185,10 +193,10 @@ class BatchBuilder:
             cause_arr = pa.nulls(n, pa.int64())
         else:
             cause = np.asarray(cause, dtype=np.int64)
-            has = cause >= 0
-            if bool((cause[has] >= seq[has]).any()):
+            # A missing cause (-1) is below every seq, so one comparison checks the rest.
+            if bool((cause >= seq).any()):
                 raise RuntimeError("simulator emitted a cause that does not precede its effect")
-            cause_arr = masked(cause, ~has)
+            cause_arr = masked(cause, cause < 0)
         if rare_kind is None:
             kind_codes = np.full(n, -1, dtype=np.int32)
         else:
@@ -202,10 +210,10 @@ class BatchBuilder:
             pa.array(time),
             pa.array(ts, type=pa.timestamp("us", tz="UTC")),
             pa.array(np.asarray(entity_id, dtype=np.int64)),
-            pa.DictionaryArray.from_arrays(pa.array(event, type=pa.int32()), self._vocab),
+            _dictionary(pa.array(event), event, self._vocab),
             cause_arr,
             pa.array(np.asarray(rare, dtype=np.bool_)),
-            pa.DictionaryArray.from_arrays(masked(kind_codes, kind_codes < 0), self._kinds),
+            _dictionary(masked(kind_codes, kind_codes < 0), kind_codes, self._kinds),
             pa.array(
                 np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64),
                 type=pa.float64(),

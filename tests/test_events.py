@@ -91,7 +91,13 @@ def test_time_may_not_go_back_across_batches() -> None:
 
 def test_categorical_negative_code_is_null() -> None:
     arr = categorical(np.array([1, -1, 0]), ["a", "b"])
+    arr.validate(full=True)
     assert arr.to_pylist() == ["b", None, "a"]
+
+
+def test_categorical_refuses_a_code_past_its_values() -> None:
+    with pytest.raises(ValueError, match="code 2 >= 2 values"):
+        categorical(np.array([0, 2, -1]), ["a", "b"])
 
 
 @pytest.mark.parametrize("arrow_type", [pa.int32(), pa.int64(), pa.float64(), None])
