@@ -24,6 +24,7 @@ _BUILTIN: dict[str, str] = {
     "sensors": "eventforge.simulators.monte_carlo.sensors:Sensors",
     "queue_network": "eventforge.simulators.discrete_event.queue_network:QueueNetwork",
     "epidemic": "eventforge.simulators.agent_based.epidemic:Epidemic",
+    "payments": "eventforge.simulators.agent_based.payments:Payments",
 }
 
 

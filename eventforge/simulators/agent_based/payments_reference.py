@@ -1,0 +1,181 @@
+"""Plain Python references of the payments kernels (:mod:`payments_kernels`), for the tests.
+
+Each function takes the same arguments as its kernel, updates the same arrays in place and
+draws the same random numbers in the same order, so a test can run both from one state with one
+seed and require identical results. Written for clarity (Python loops over customers, a list of
+transactions), not speed: use them on a few thousand customers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from eventforge.simulators.agent_based import payments_kernels as K
+
+__all__ = ["apply_day", "generate_day", "grow", "time_order"]
+
+
+def _cents(amount: float) -> int:
+    return max(1, math.floor(amount * 100.0 + 0.5))
+
+
+def _index(cum: np.ndarray, rng: np.random.Generator) -> int:
+    return int(np.searchsorted(cum, rng.random(), side="right"))
+
+
+def _time(day: float, hour_cum: np.ndarray, rng: np.random.Generator) -> float:
+    hour = _index(hour_cum, rng)
+    return day + (hour + rng.random()) / 24.0
+
+
+def _pick(m: int, rng: np.random.Generator) -> int:
+    return int(rng.random() * m)
+
+
+def grow(tx_time: np.ndarray, tx: np.ndarray, n: int, need: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reference of :func:`payments_kernels.grow`."""
+    cap = tx_time.shape[0]
+    if need <= cap:
+        return tx_time, tx
+    while cap < need:
+        cap *= 2
+    new_time, new_tx = np.empty(cap), np.empty((cap, K.N_COLS), dtype=np.int64)
+    new_time[:n], new_tx[:n] = tx_time[:n], tx[:n]
+    return new_time, new_tx
+
+
+def generate_day(
+    day: int,
+    seg: np.ndarray,
+    salary_today: np.ndarray,
+    salary: np.ndarray,
+    bill_ptr: np.ndarray,
+    bill_due: np.ndarray,
+    bill_mu: np.ndarray,
+    bill_sigma: np.ndarray,
+    payee: np.ndarray,
+    merchant_cat: np.ndarray,
+    card_rate: np.ndarray,
+    cat_cum: np.ndarray,
+    merch_ptr: np.ndarray,
+    merch_cum: np.ndarray,
+    amount_mu: np.ndarray,
+    amount_sigma: np.ndarray,
+    channel_cum: np.ndarray,
+    hour_cum: np.ndarray,
+    dev_ptr: np.ndarray,
+    dev_ids: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    p2p_rate: np.ndarray,
+    p2p_mu: np.ndarray,
+    p2p_sigma: np.ndarray,
+    atm_rate: np.ndarray,
+    atm_cum: np.ndarray,
+    atm_cents: np.ndarray,
+    cash_rate: np.ndarray,
+    cash_mu: np.ndarray,
+    cash_sigma: np.ndarray,
+    tx_time: np.ndarray,
+    tx: np.ndarray,
+    n: int,
+    reserve: int,
+    rng: np.random.Generator,
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Reference of :func:`payments_kernels.generate_day`: the day's rows collected as tuples
+    ``(time, type, from, to, merchant, category, channel, device, cents)``, then copied
+    (``reserve``, the kernel's buffer bound, is not needed here)."""
+    n_customers = len(seg)
+    d = float(day)
+    rows: list[tuple[float, int, int, int, int, int, int, int, int]] = []
+    for i in range(n_customers):
+        s = int(seg[i])
+        if salary_today[s]:
+            t = d + (K.SALARY_HOUR + rng.random()) / 24.0
+            rows.append((t, K.SALARY, -1, i, -1, -1, K.TRANSFER, -1, int(salary[i])))
+        first_bill = int(bill_ptr[s])
+        for b in range(first_bill, int(bill_ptr[s + 1])):
+            if not bill_due[b]:
+                continue
+            t = d + (K.BILL_HOUR + rng.random()) / 24.0
+            cents = _cents(rng.lognormal(bill_mu[b], bill_sigma[b]))
+            m = int(payee[i, b - first_bill])
+            merchant = (m, int(merchant_cat[m]))
+            rows.append((t, K.BILL, i, n_customers + m, *merchant, K.TRANSFER, -1, cents))
+        if card_rate[s] > 0.0:
+            for _ in range(int(rng.poisson(card_rate[s]))):
+                c = _index(cat_cum[s], rng)
+                lo, hi = int(merch_ptr[c]), int(merch_ptr[c + 1])
+                m = lo + _index(merch_cum[lo:hi], rng)
+                cents = _cents(rng.lognormal(amount_mu[c], amount_sigma[c]))
+                channel = _index(channel_cum[c], rng)
+                t = _time(d, hour_cum, rng)
+                device = -1
+                if channel != K.POS:
+                    mine = dev_ids[dev_ptr[i] : dev_ptr[i + 1]]
+                    device = int(mine[_pick(len(mine), rng)])
+                rows.append((t, K.CARD, i, n_customers + m, m, c, channel, device, cents))
+        friends = indices[indptr[i] : indptr[i + 1]]
+        if p2p_rate[s] > 0.0 and len(friends) > 0:
+            for _ in range(int(rng.poisson(p2p_rate[s]))):
+                j = int(friends[_pick(len(friends), rng)])
+                cents = _cents(rng.lognormal(p2p_mu[s], p2p_sigma[s]))
+                t = _time(d, hour_cum, rng)
+                rows.append((t, K.P2P, i, j, -1, -1, K.TRANSFER, -1, cents))
+        if atm_rate[s] > 0.0:
+            for _ in range(int(rng.poisson(atm_rate[s]))):
+                cents = int(atm_cents[s, _index(atm_cum[s], rng)])
+                t = _time(d, hour_cum, rng)
+                rows.append((t, K.ATM, i, -1, -1, -1, K.CH_ATM, -1, cents))
+        if cash_rate[s] > 0.0:
+            for _ in range(int(rng.poisson(cash_rate[s]))):
+                cents = _cents(rng.lognormal(cash_mu[s], cash_sigma[s]))
+                t = _time(d, hour_cum, rng)
+                rows.append((t, K.CASH_IN, -1, i, -1, -1, K.BRANCH, -1, cents))
+    tx_time, tx = grow(tx_time, tx, n, n + len(rows))
+    for k, (t, *values) in enumerate(rows):
+        tx_time[n + k] = t
+        tx[n + k, : K.C_CAUSE] = values
+        tx[n + k, K.C_CAUSE :] = -1
+    return n + len(rows), tx_time, tx
+
+
+def time_order(t: np.ndarray) -> np.ndarray:
+    """Reference of :func:`payments_kernels.time_order`."""
+    return np.argsort(t, kind="stable")
+
+
+def apply_day(
+    tx_time: np.ndarray,
+    tx: np.ndarray,
+    n: int,
+    balance: np.ndarray,
+    limit: np.ndarray,
+    acct: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reference of :func:`payments_kernels.apply_day`."""
+    order = time_order(tx_time[:n])
+    rows = tx[order].copy()
+    payer, payee = rows[:, K.C_FROM].copy(), rows[:, K.C_TO].copy()
+    rows[:, K.C_FROM] = np.where(payer >= 0, acct[payer], -1)
+    rows[:, K.C_TO] = np.where(payee >= 0, acct[payee], -1)
+    entity = np.where(payer >= 0, rows[:, K.C_FROM], rows[:, K.C_TO])
+    event = np.empty(n, dtype=np.int8)
+    after = np.zeros(n, dtype=np.int64)
+    for r in range(n):
+        a, b, cents = int(payer[r]), int(payee[r]), int(rows[r, K.C_CENTS])
+        if a < 0:  # a credit from outside the bank
+            balance[b] += cents
+            after[r] = balance[b]
+            event[r] = K.TRANSACTION
+        elif balance[a] - cents >= -limit[a]:
+            balance[a] -= cents
+            after[r] = balance[a]
+            if b >= 0:
+                balance[b] += cents
+            event[r] = K.TRANSACTION
+        else:
+            event[r] = K.DECLINE
+    return tx_time[order], np.ascontiguousarray(rows.T), event, after, entity
