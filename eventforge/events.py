@@ -22,9 +22,11 @@ __all__ = [
     "EventSpec",
     "Lifecycle",
     "categorical",
+    "code_counts",
     "decoded",
     "dictionary_counts",
     "masked",
+    "value_counts",
 ]
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
@@ -247,6 +249,20 @@ def dictionary_counts(column: pa.Array | pa.ChunkedArray) -> dict[str, int]:
             if n:
                 counts[name] = counts.get(name, 0) + n
     return counts
+
+
+def value_counts(values: np.ndarray) -> dict[str, int]:
+    """Occurrences of each non-null value of an object array (a :func:`decoded` column), by
+    name: a replay counts by name, so a sink's re-encoding of a dictionary cannot skew it."""
+    names, n = np.unique(values[values != None].astype(str), return_counts=True)  # noqa: E711
+    return dict(zip(names.tolist(), n.tolist(), strict=True))
+
+
+def code_counts(codes: np.ndarray, names: Sequence[str]) -> dict[str, int]:
+    """Occurrences of each code >= 0 of ``codes``, by name (names never seen left out): the
+    simulator-side twin of :func:`value_counts`."""
+    tally = np.bincount(codes[codes >= 0], minlength=len(names))
+    return {k: int(c) for k, c in zip(names, tally.tolist(), strict=True) if c}
 
 
 def decoded(column: pa.Array) -> np.ndarray:

@@ -8,17 +8,15 @@ line.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from eventforge.cli import main
-from eventforge.errors import ScenarioError
 from eventforge.scenario import load_scenario
 from eventforge.simulators.agent_based.epidemic_params import EpidemicParams
+from tests.edited_scenarios import assert_refused, write_edited
 
 BASE = """\
 name: bad_epidemic
@@ -128,18 +126,8 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
 ]  # fmt: skip
 
 
-def _write(tmp_path: Path, name: str, edits: dict[str, str]) -> Path:
-    lines = BASE.splitlines()
-    for old, new in edits.items():
-        assert old in lines, old
-        lines[lines.index(old)] = new
-    path = tmp_path / f"{name}.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def test_the_base_file_is_valid(tmp_path: Path) -> None:
-    sc = load_scenario(_write(tmp_path, "base", {}))
+    sc = load_scenario(write_edited(BASE, tmp_path, "base", {}))
     assert sc.model == "epidemic"
 
 
@@ -151,16 +139,7 @@ def test_bad_scenario_reports_each_problem_at_its_key(
     edits: dict[str, str],
     expected: list[str],
 ) -> None:
-    path = _write(tmp_path, name, edits)
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
-    lines = info.value.lines()
-    assert len(lines) == len(expected), "\n".join(lines)
-    for line, pattern in zip(lines, expected, strict=True):
-        assert re.search(re.escape(str(path)) + pattern, line), f"{pattern!r} not in {line!r}"
-    assert main(["validate", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert err.splitlines() == lines and "Traceback" not in err
+    assert_refused(write_edited(BASE, tmp_path, name, edits), expected, capsys)
 
 
 def test_params_model_names_the_key_without_a_file() -> None:

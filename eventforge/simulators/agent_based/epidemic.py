@@ -34,7 +34,15 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from eventforge.events import EventSpec, Lifecycle, categorical, decoded, dictionary_counts
+from eventforge.events import (
+    EventSpec,
+    Lifecycle,
+    categorical,
+    code_counts,
+    decoded,
+    dictionary_counts,
+    value_counts,
+)
 from eventforge.scenario.types import StrictModel
 from eventforge.simulators.agent_based import epidemic_kernels as K
 from eventforge.simulators.agent_based.epidemic_model import (
@@ -188,24 +196,12 @@ class Epidemic(Simulator):
                 exposure,
                 lookup[inverse.reshape(-1)].astype(np.int8),
                 {
-                    "events": _named_counts(event),
+                    "events": value_counts(event),
                     "rare": dictionary_counts(batch.column("rare_kind")),
-                    "exposures": _named_counts(decoded(batch.column("layer"))[exposure]),
+                    "exposures": value_counts(decoded(batch.column("layer"))[exposure]),
                 },
             )
         return tally.finish()
-
-
-def _named_counts(values: np.ndarray) -> dict[str, int]:
-    """Occurrences of each non-null value of an object array."""
-    names, n = np.unique(values[values != None].astype(str), return_counts=True)  # noqa: E711
-    return dict(zip(names.tolist(), n.tolist(), strict=True))
-
-
-def _code_counts(codes: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
-    """Occurrences of each code >= 0 of ``codes``, by name (absent names left out)."""
-    tally = np.bincount(codes[codes >= 0], minlength=len(names))
-    return {k: int(c) for k, c in zip(names, tally.tolist(), strict=True) if c}
 
 
 class _Tally:
@@ -227,9 +223,9 @@ class _Tally:
             exposure,
             day.state.astype(np.int8),
             {
-                "events": _code_counts(day.event, Epidemic.spec.vocabulary),
-                "rare": _code_counts(day.rare, RARE_KINDS),
-                "exposures": _code_counts(day.layer[exposure], layers),
+                "events": code_counts(day.event, Epidemic.spec.vocabulary),
+                "rare": code_counts(day.rare, RARE_KINDS),
+                "exposures": code_counts(day.layer[exposure], layers),
             },
         )
 

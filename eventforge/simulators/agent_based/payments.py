@@ -31,7 +31,15 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from eventforge.events import EventSpec, Lifecycle, categorical, decoded, masked
+from eventforge.events import (
+    EventSpec,
+    Lifecycle,
+    categorical,
+    code_counts,
+    decoded,
+    masked,
+    value_counts,
+)
 from eventforge.scenario.types import StrictModel
 from eventforge.simulators.agent_based import payments_kernels as K
 from eventforge.simulators.agent_based.payments_model import DayEvents, PaymentsModel
@@ -220,25 +228,13 @@ class Payments(Simulator):
             np.add.at(balance, to[into], cents[into])
             kind = decoded(batch.column("tx_type"))
             tally.add(
-                _named_counts(event),
-                _named_counts(kind[done]),
-                _named_counts(kind[event == "decline"]),
+                value_counts(event),
+                value_counts(kind[done]),
+                value_counts(kind[event == "decline"]),
                 {k: int(cents[done & (kind == k)].sum()) for k in K.TX_TYPES},
             )
         tally.balances(balance, np.flatnonzero(merchant))
         return tally.finish()
-
-
-def _named_counts(values: np.ndarray) -> dict[str, int]:
-    """Occurrences of each non-null value of an object array."""
-    names, n = np.unique(values[values != None].astype(str), return_counts=True)  # noqa: E711
-    return dict(zip(names.tolist(), n.tolist(), strict=True))
-
-
-def _code_counts(codes: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
-    """Occurrences of each code >= 0 of ``codes``, by name."""
-    tally = np.bincount(codes[codes >= 0], minlength=len(names))
-    return {k: int(c) for k, c in zip(names, tally.tolist(), strict=True) if c}
 
 
 class _Tally:
@@ -258,9 +254,9 @@ class _Tally:
         done = day.event == K.TRANSACTION
         money = np.bincount(day.tx_type[done], weights=day.cents[done], minlength=len(K.TX_TYPES))
         self.add(
-            _code_counts(day.event.astype(np.int64), Payments.spec.vocabulary),
-            _code_counts(day.tx_type[done], K.TX_TYPES),
-            _code_counts(day.tx_type[~done], K.TX_TYPES),
+            code_counts(day.event.astype(np.int64), Payments.spec.vocabulary),
+            code_counts(day.tx_type[done], K.TX_TYPES),
+            code_counts(day.tx_type[~done], K.TX_TYPES),
             {k: round(v) for k, v in zip(K.TX_TYPES, money.tolist(), strict=True)},
         )
 
