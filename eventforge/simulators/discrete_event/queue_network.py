@@ -109,8 +109,15 @@ class QueueNetwork(Simulator):
     )
 
     def run(self) -> Iterator[pa.RecordBatch]:
-        """Advance SimPy in time slices sized to about a quarter batch of events, and yield
-        batches of at most ``ctx.batch_events`` events as they accumulate."""
+        """The log as record batches of at most ``ctx.batch_events`` events (see
+        :meth:`columns`)."""
+        for cols in self.columns():
+            yield self._build(cols)
+
+    def columns(self) -> Iterator[dict[str, np.ndarray]]:
+        """The engine's raw log: column dicts of at most ``ctx.batch_events`` events, before
+        they become Arrow batches (what the engines themselves cost: the benchmark times it).
+        SimPy advances in time slices sized to about a quarter batch of events."""
         p: QueueNetworkParams = self.params  # type: ignore[assignment]
         rare: QueueNetworkRareEvents = self.rare_events  # type: ignore[assignment]
         ctx = self.ctx
@@ -121,8 +128,7 @@ class QueueNetwork(Simulator):
         )  # fmt: skip
         if p.engine != "simpy":
             self._engine: NetworkEngine | CompiledEngine = CompiledEngine(*args)
-            for cols in self._engine.events(ctx.horizon, limit):
-                yield self._build(cols)
+            yield from self._engine.events(ctx.horizon, limit)
             return
         engine = NetworkEngine(*args)
         self._engine = engine
@@ -137,9 +143,9 @@ class QueueNetwork(Simulator):
             dt = min(dt * 2.0, dt * max(0.1, 0.25 * limit / made)) if made else dt * 2.0
             t = t_next
             while engine.log.pending >= limit:
-                yield self._build(engine.log.take(limit))
+                yield engine.log.take(limit)
         if engine.log.pending:
-            yield self._build(engine.log.take(limit))
+            yield engine.log.take(limit)
 
     def _build(self, cols: dict[str, np.ndarray]) -> pa.RecordBatch:
         stations = self._engine.station_names
