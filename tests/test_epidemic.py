@@ -107,7 +107,10 @@ def test_kernels_equal_their_references_over_a_run_with_every_feature() -> None:
         for field in ("time", "entity", "event", "cause", "rare", "layer", "infector", "state"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
         seen |= set(a.event.tolist()) | {100 + r for r in a.rare.tolist()}
-    for name in ("state", "times", "next_ev", "refs", "vaccinated", "isolated"):
+        # due_day (what the due scan reads) follows every change of the clocks.
+        earliest = fast.times.min(axis=1).tolist()
+        assert fast.due_day.tolist() == [epidemic_reference.day_of(t) for t in earliest]
+    for name in ("state", "times", "due_day", "next_ev", "refs", "vaccinated", "isolated"):
         np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
     assert fast.rng.bit_generator.state == slow.rng.bit_generator.state
     # Every kind of event, with and without each rare kind, happened: every branch ran.
@@ -122,8 +125,8 @@ def test_single_kernels_equal_their_references() -> None:
     cap = 50_000
 
     def fresh() -> dict[str, Any]:
-        state = {k: copy.deepcopy(getattr(model, k)) for k in
-                 ("state", "times", "next_ev", "refs", "vaccinated", "isolated")}  # fmt: skip
+        keys = ("state", "times", "due_day", "next_ev", "refs", "vaccinated", "isolated")
+        state = {k: copy.deepcopy(getattr(model, k)) for k in keys}
         state["counts"] = np.bincount(state["state"], minlength=len(K.STATES))
         state["ev_time"], state["ev"] = np.zeros(cap), np.zeros((cap, K.N_COLS), np.int64)
         state["rng"] = np.random.default_rng(11)
@@ -153,11 +156,12 @@ def test_single_kernels_equal_their_references() -> None:
             ptr, n = mod.vaccinate(25, np.arange(800), 100, 40, s["state"], s["vaccinated"],
                                    s["ev_time"], s["ev"], n)  # fmt: skip
             due = np.empty(800, dtype=np.int64)
-            m = mod.due_agents(26.0, s["times"], due)
+            mod.refresh_due_day(s["ev"], 0, n, s["times"], s["due_day"])
+            m = mod.due_agents(25, s["due_day"], due)
             n = mod.progress(
                 25, due[:m], s["state"], s["counts"], model.age, s["isolated"], s["times"],
-                s["next_ev"], s["refs"], model.age_par, model.dists, 0.7, 0.8, 2, 3.0,
-                s["ev_time"], s["ev"], n, s["rng"],
+                s["due_day"], s["next_ev"], s["refs"], model.age_par, model.dists, 0.7, 0.8, 2,
+                3.0, s["ev_time"], s["ev"], n, s["rng"],
             )  # fmt: skip
             order = np.argsort(s["ev_time"][:n], kind="stable")
             seq = np.empty(n, dtype=np.int64)
@@ -166,7 +170,8 @@ def test_single_kernels_equal_their_references() -> None:
         (n1, p1, m1, s1, q1), (n2, p2, m2, s2, q2) = outs
         assert (n1, p1, m1) == (n2, p2, m2) and n1 > 50 and m1 > 0
         np.testing.assert_array_equal(q1, q2)
-        for key in ("state", "times", "next_ev", "refs", "vaccinated", "isolated", "ev_time"):
+        for key in ("state", "times", "due_day", "next_ev", "refs", "vaccinated", "isolated",
+                    "ev_time"):  # fmt: skip
             np.testing.assert_array_equal(s1[key], s2[key], err_msg=key)
         # The counts followed every change of state.
         np.testing.assert_array_equal(s1["counts"], s2["counts"])
@@ -175,6 +180,43 @@ def test_single_kernels_equal_their_references() -> None:
         )
         np.testing.assert_array_equal(s1["ev"][:n1], s2["ev"][:n2])
         assert s1["rng"].bit_generator.state == s2["rng"].bit_generator.state
+
+
+def test_transmit_over_a_random_layer_of_some_agents_equals_its_reference() -> None:
+    # A random layer of all agents draws its contacts by index, with no member lookup; here the
+    # layer keeps every other agent (the lookup path), against the reference and its contract.
+    model = _model(_rich(800), RARE, seed=2)
+    for _ in range(25):
+        model.step()
+    net = model.network
+    (code,) = model.random_layers
+    members = np.arange(0, 800, 2, dtype=net.random_members.dtype)
+    ptr = net.random_ptr.copy()
+    ptr[code + 1 :] += len(members) - (ptr[code + 1] - ptr[code])
+    mask = np.zeros_like(model.random_mask)
+    mask[0, members] = True
+    outs = []
+    for mod in (K, epidemic_reference):
+        state, times = model.state.copy(), model.times.copy()
+        next_ev, refs = model.next_ev.copy(), model.refs.copy()
+        counts = np.bincount(state, minlength=len(K.STATES))
+        ev_time, ev = np.zeros(800), np.zeros((800, K.N_COLS), np.int64)
+        rng = np.random.default_rng(7)
+        n = mod.transmit(
+            25, state, counts, model.age, model.vaccinated, model.isolated, net.indptr,
+            net.indices, net.layer, net.transmission, np.ones(len(net.names)), model.household,
+            model.random_layers, ptr, members, mask, net.contacts_per_day, model.age_par, 0.5,
+            0.6, 0.3, times, next_ev, refs, model.dists, ev_time, ev, 0, rng,
+        )  # fmt: skip
+        outs.append((n, state, times, ev[:n], rng.bit_generator.state))
+    (n1, state1, times1, ev1, rng1), (n2, state2, times2, ev2, rng2) = outs
+    assert n1 == n2 and rng1 == rng2
+    for x, y in ((state1, state2), (times1, times2), (ev1, ev2)):
+        np.testing.assert_array_equal(x, y)
+    # Random-layer exposures happened, all between members.
+    in_layer = ev1[ev1[:, K.C_LAYER] == code]
+    assert len(in_layer) > 0
+    assert (in_layer[:, K.C_ENTITY] % 2 == 0).all() and (in_layer[:, K.C_INFECTOR] % 2 == 0).all()
 
 
 # --- the log ----------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ Conventions shared with :mod:`epidemic_reference` (which draws the same numbers 
 
 - Agent state ``state[i]`` is a code of :data:`STATES`; ``times[i]`` holds three pending
   clocks in days (``NEXT``: the next disease transition, of kind ``next_ev[i]``; ``T_TEST``;
-  ``T_RESULT``; ``inf`` = none); ``refs[i]`` the ``seq`` of the agent's latest events by role
-  (``R_EXPOSURE``, ``R_DISEASE``: latest disease event, ``R_ONSET``, ``R_TEST``,
-  ``R_POSITIVE``; -1 none).
+  ``T_RESULT``; ``inf`` = none) and ``due_day[i]`` the day of the earliest (:func:`day_of`),
+  kept in step with every change of ``times`` so that finding the agents due in a day reads N
+  int32 (0.4 MB at 100k agents), not N x 3 float64 (2.4 MB: ~260 us of a ~2 ms day, measured);
+  ``refs[i]`` the ``seq`` of the agent's latest events by role (``R_EXPOSURE``, ``R_DISEASE``:
+  latest disease event, ``R_ONSET``, ``R_TEST``, ``R_POSITIVE``; -1 none).
 - A day's events go to ``ev_time[k]`` and the int64 rows ``ev[k]`` (columns ``C_*``). A cause or
   ref to an event of the same day, whose ``seq`` is not known until the day is sorted, is the
   local reference ``-(k + 2)``; :func:`resolve_day` turns them into ``seq`` numbers.
@@ -48,6 +50,17 @@ RARE_SUPERSPREADING, RARE_OVERFLOW = 0, 1
 #: test: one pending, two set today) and an isolation per positive. The kernels write without
 #: bounds checks, so the buffer is sized by this bound.
 MAX_EVENTS_PER_DUE_AGENT = 11
+#: ``due_day`` of an agent with no clock.
+NEVER = 2**31 - 1
+
+
+@inline
+def day_of(t: float) -> int:
+    """The day of clock ``t`` >= 0 (``floor``; :data:`NEVER` for ``inf`` and beyond): ``t`` falls
+    before ``day + 1`` exactly when ``day_of(t) <= day``."""
+    if t >= NEVER:
+        return NEVER
+    return int(t)
 
 
 @inline
@@ -135,6 +148,23 @@ def pick(m: int, rng: np.random.Generator) -> int:
 
 
 @inline
+def poisson(lam: float, exp_neg_lam: float, rng: np.random.Generator) -> int:
+    """``rng.poisson(lam)`` (``lam`` > 0), the same draw from the same uniforms, with ``exp(-lam)``
+    computed once by the caller: below 10 NumPy (and Numba) draw by the multiplication method
+    (uniforms multiplied until the product falls to ``exp(-lam)``) and compute the ``exp`` at
+    every draw. A random-mixing layer draws one per infectious member a day with one ``lam``:
+    computing it once per layer and day took ~8% off a peak day's transmission at 100k agents."""
+    if lam >= 10.0:
+        return rng.poisson(lam)
+    x = 0
+    prod = rng.random()
+    while prod > exp_neg_lam:
+        x += 1
+        prod *= rng.random()
+    return x
+
+
+@inline
 def _susceptibility(
     j: int, age: np.ndarray, vaccinated: np.ndarray, age_par: np.ndarray, efficacy: float
 ) -> float:
@@ -204,8 +234,18 @@ def transmit(
     """One day's transmission over the static CSR and the random layers, from the state at the
     start of day ``day``: infectious agents in ascending id; the first infector of a contact
     wins (it is no longer susceptible). A random layer's multiplier scales its Poisson number of
-    contacts, a static layer's its probability, so each multiplies transmission once."""
-    for i in range(state.shape[0]):
+    contacts, a static layer's its probability, so each multiplies transmission once. A random
+    layer of all N agents has members ``0..N-1`` (the network keeps them ascending), so its
+    contact is the drawn index itself: the lookup, a cache miss at 100k agents, measured ~10% of
+    a peak day's transmission."""
+    n_agents = state.shape[0]
+    n_random = random_layers.shape[0]
+    lams, exp_neg_lams = np.empty(n_random), np.empty(n_random)
+    for r in range(n_random):
+        lay = random_layers[r]
+        lams[r] = contacts_per_day[lay] * mult[lay]
+        exp_neg_lams[r] = np.exp(-lams[r])
+    for i in range(n_agents):
         si = state[i]
         if si != ASYM and si != SYMP:
             continue
@@ -228,19 +268,19 @@ def transmit(
                     j, t, cause, lay, i, -1, state, counts,
                     times, next_ev, refs, dists, ev_time, ev, n, rng,
                 )  # fmt: skip
-        for r in range(random_layers.shape[0]):
+        for r in range(n_random):
             if not random_mask[r, i]:
                 continue
             lay = random_layers[r]
             lo = random_ptr[lay]
             m = random_ptr[lay + 1] - lo
-            lam = contacts_per_day[lay] * mult[lay]
-            if m < 2 or lam <= 0.0:
+            if m < 2 or lams[r] <= 0.0:
                 continue
-            for _ in range(rng.poisson(lam)):
-                j = random_members[lo + pick(m, rng)]
+            whole = m == n_agents
+            for _ in range(poisson(lams[r], exp_neg_lams[r], rng)):
+                j = pick(m, rng) if whole else random_members[lo + pick(m, rng)]
                 while j == i:
-                    j = random_members[lo + pick(m, rng)]
+                    j = pick(m, rng) if whole else random_members[lo + pick(m, rng)]
                 if state[j] != SUSC:
                     continue
                 p = trans[lay] * f * iso * _susceptibility(j, age, vaccinated, age_par, efficacy)
@@ -380,11 +420,25 @@ def vaccinate(
 
 
 @kernel
-def due_agents(limit: float, times: np.ndarray, out: np.ndarray) -> int:
-    """Write into ``out`` the agents with a clock before ``limit``; return how many."""
+def refresh_due_day(
+    ev: np.ndarray, lo: int, hi: int, times: np.ndarray, due_day: np.ndarray
+) -> None:
+    """``due_day`` of the agents of events ``lo..hi``: the exposure passes set clocks only of
+    the agents they write events for, so this keeps ``due_day`` in step without threading it
+    through them."""
+    for k in range(lo, hi):
+        e = ev[k, C_ENTITY]
+        if e >= 0:
+            due_day[e] = day_of(min(times[e, NEXT], times[e, T_TEST], times[e, T_RESULT]))
+
+
+@kernel
+def due_agents(day: int, due_day: np.ndarray, out: np.ndarray) -> int:
+    """Write into ``out`` the agents with a clock before ``day + 1`` (ascending); return how
+    many."""
     m = 0
-    for i in range(times.shape[0]):
-        if times[i, NEXT] < limit or times[i, T_TEST] < limit or times[i, T_RESULT] < limit:
+    for i in range(due_day.shape[0]):
+        if due_day[i] <= day:
             out[m] = i
             m += 1
     return m
@@ -399,6 +453,7 @@ def progress(
     age: np.ndarray,
     isolated: np.ndarray,
     times: np.ndarray,
+    due_day: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
     age_par: np.ndarray,
@@ -416,7 +471,8 @@ def progress(
     order (disease, then test, then result on ties). Hospital occupancy (``counts[HOSP]``)
     follows admissions and discharges in this pass's order (agent id order: within a day, an
     approximation of the continuous-time occupancy); an admission taking it above ``beds``
-    (>= 0) is an overflow. ``p_test`` 0 disables testing (no draw)."""
+    (>= 0) is an overflow. ``p_test`` 0 disables testing (no draw). Only the due agents' clocks
+    change: their ``due_day`` is refreshed here."""
     limit = day + 1.0
     waning = dists[D_WANING, 0] >= 0.0
     for i in due:
@@ -431,6 +487,7 @@ def progress(
                 t = times[i, T_RESULT]
                 clock = T_RESULT
             if t >= limit:
+                due_day[i] = day_of(t)
                 break
             if clock == T_TEST:
                 times[i, T_TEST] = np.inf
@@ -569,6 +626,7 @@ def run_day(
     beds: int,
     overflow_mult: float,
     times: np.ndarray,
+    due_day: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
     dists: np.ndarray,
@@ -594,6 +652,7 @@ def run_day(
     )
     # Exposures in a day are at most the agents susceptible at its start.
     ev_time, ev = grow(ev_time, ev, n, n + counts[SUSC])
+    exposed_from = n
     if day == 0:
         n = seed(
             seeds, n_static + 2, state, counts, times, next_ev, refs, dists, ev_time, ev, n, rng
@@ -614,11 +673,12 @@ def run_day(
             day, import_rate, n_static + 1, state, counts, times, next_ev, refs, dists,
             ev_time, ev, n, rng,
         )  # fmt: skip
-    m = due_agents(day + 1.0, times, due)
+    refresh_due_day(ev, exposed_from, n, times, due_day)
+    m = due_agents(day, due_day, due)
     ev_time, ev = grow(ev_time, ev, n, n + MAX_EVENTS_PER_DUE_AGENT * m)
     n = progress(
-        day, due[:m], state, counts, age, isolated, times, next_ev, refs, age_par, dists, p_test,
-        sensitivity, beds, overflow_mult, ev_time, ev, n, rng,
+        day, due[:m], state, counts, age, isolated, times, due_day, next_ev, refs, age_par, dists,
+        p_test, sensitivity, beds, overflow_mult, ev_time, ev, n, rng,
     )  # fmt: skip
     order = np.argsort(ev_time[:n], kind="mergesort")
     resolve_day(order, first_seq, ev, refs, np.empty(n, dtype=np.int64))

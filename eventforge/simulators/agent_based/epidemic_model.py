@@ -131,6 +131,7 @@ class EpidemicModel(mesa.Model):
         self.layer_labels = (*net.names, "gathering", "import", "seed")
         self.state = np.zeros(n, dtype=np.int8)
         self.times = np.full((n, 3), np.inf)
+        self.due_day = np.full(n, K.NEVER, dtype=np.int32)  # day of each agent's earliest clock
         self.next_ev = np.zeros(n, dtype=np.int8)
         self.refs = np.full((n, 5), -1, dtype=np.int64)
         self.vaccinated = np.zeros(n, dtype=np.bool_)
@@ -229,7 +230,8 @@ class EpidemicModel(mesa.Model):
             1.0 if testing is None else testing.contact_reduction,
             0.0 if testing is None else testing.p_test,
             0.0 if testing is None else testing.sensitivity, -1 if beds is None else beds,
-            self.rare.overflow_death_multiplier, self.times, self.next_ev, self.refs,
+            self.rare.overflow_death_multiplier, self.times, self.due_day,
+            self.next_ev, self.refs,
             self.dists, self._due, self._ev_time, self._ev, n,
             self.n_events, self.rng,
         )  # fmt: skip

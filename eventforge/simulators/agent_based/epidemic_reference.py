@@ -15,12 +15,14 @@ import numpy as np
 from eventforge.simulators.agent_based import epidemic_kernels as K
 
 __all__ = [
+    "day_of",
     "draw_duration",
     "due_agents",
     "gatherings",
     "grow",
     "importations",
     "progress",
+    "refresh_due_day",
     "resolve_day",
     "run_day",
     "seed",
@@ -316,9 +318,23 @@ def vaccinate(
     return ptr, log.n
 
 
-def due_agents(limit: float, times: np.ndarray, out: np.ndarray) -> int:
+def day_of(t: float) -> int:
+    """Reference of :func:`epidemic_kernels.day_of`."""
+    return K.NEVER if t >= K.NEVER else math.floor(t)
+
+
+def refresh_due_day(
+    ev: np.ndarray, lo: int, hi: int, times: np.ndarray, due_day: np.ndarray
+) -> None:
+    """Reference of :func:`epidemic_kernels.refresh_due_day`."""
+    for e in ev[lo:hi, K.C_ENTITY].tolist():
+        if e >= 0:
+            due_day[e] = day_of(float(times[e].min()))
+
+
+def due_agents(day: int, due_day: np.ndarray, out: np.ndarray) -> int:
     """Reference of :func:`epidemic_kernels.due_agents`."""
-    due = np.flatnonzero((times < limit).any(axis=1))
+    due = np.flatnonzero(due_day <= day)
     out[: len(due)] = due
     return len(due)
 
@@ -331,6 +347,7 @@ def progress(
     age: np.ndarray,
     isolated: np.ndarray,
     times: np.ndarray,
+    due_day: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
     age_par: np.ndarray,
@@ -354,6 +371,7 @@ def progress(
             clock = min((K.NEXT, K.T_TEST, K.T_RESULT), key=lambda c: (times[i, c], c))
             t = float(times[i, clock])
             if t >= day + 1.0:
+                due_day[i] = day_of(t)
                 break
             times[i, clock] = math.inf
             if clock == K.T_TEST:
@@ -473,6 +491,7 @@ def run_day(
     beds: int,
     overflow_mult: float,
     times: np.ndarray,
+    due_day: np.ndarray,
     next_ev: np.ndarray,
     refs: np.ndarray,
     dists: np.ndarray,
@@ -490,6 +509,7 @@ def run_day(
         day, vaccine_order, vaccine_ptr, doses, state, vaccinated, ev_time, ev, n
     )
     ev_time, ev = grow(ev_time, ev, n, n + int(counts[K.SUSC]))
+    exposed_from = n
     if day == 0:
         n = seed(seeds, seeded, state, counts, times, next_ev, refs, dists, ev_time, ev, n, rng)
     n = transmit(
@@ -508,11 +528,12 @@ def run_day(
             day, import_rate, imported, state, counts, times, next_ev, refs, dists, ev_time, ev,
             n, rng,
         )  # fmt: skip
-    m = due_agents(day + 1.0, times, due)
+    refresh_due_day(ev, exposed_from, n, times, due_day)
+    m = due_agents(day, due_day, due)
     ev_time, ev = grow(ev_time, ev, n, n + K.MAX_EVENTS_PER_DUE_AGENT * m)
     n = progress(
-        day, due[:m], state, counts, age, isolated, times, next_ev, refs, age_par, dists, p_test,
-        sensitivity, beds, overflow_mult, ev_time, ev, n, rng,
+        day, due[:m], state, counts, age, isolated, times, due_day, next_ev, refs, age_par, dists,
+        p_test, sensitivity, beds, overflow_mult, ev_time, ev, n, rng,
     )  # fmt: skip
     order = np.argsort(ev_time[:n], kind="stable")
     resolve_day(order, first_seq, ev, refs, np.empty(n, dtype=np.int64))
