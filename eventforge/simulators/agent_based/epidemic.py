@@ -94,8 +94,8 @@ class Epidemic(Simulator):
 
     name: ClassVar[str] = "epidemic"
     description: ClassVar[str] = (
-        "age-structured SEIR agents over household/school/work/random contacts, with testing, "
-        "vaccination, lockdowns, superspreading and hospital overflow"
+        "age-structured SEIR agents over household, school, work and random contacts, with "
+        "testing, vaccination, lockdowns, superspreading and hospital overflow"
     )
     Params: ClassVar[type[StrictModel]] = EpidemicParams
     RareEvents: ClassVar[type[StrictModel]] = EpidemicRareEvents
