@@ -80,7 +80,7 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
         r":31: params\.interventions\.lockdown\.end: day 90 is after the horizon \(day 60\)",
     ]),
     ("horizon_under_a_day", {"horizon: 60d": "horizon: 12h"}, [
-        r":4: params: the horizon \(0\.5 days\) is under one day: the model steps in days",
+        r":3: horizon: the horizon \(0\.5 days\) is under one day: the model steps in days",
     ]),
     ("age_groups_of_the_disease", {
         "      kids: {p_asymptomatic: 0.5, p_hospital: 0.01, p_death: 0.01}":

@@ -157,7 +157,7 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
         r":36: params\.social\.degree: must be even \(got 5; k/2 neighbours per side\)",
     ]),
     ("horizon_under_a_day", {"horizon: 30d": "horizon: 12h"}, [
-        r":4: params: the horizon \(0\.5 days\) is under one day: the model steps in days",
+        r":3: horizon: the horizon \(0\.5 days\) is under one day: the model steps in days",
     ]),
 ]  # fmt: skip
 

@@ -139,8 +139,9 @@ def _build(doc: Document, source: str, problems: list[Problem]) -> Scenario:
         else:
             # (An unknown model's params are free data: there is nothing to ask.)
             sections = [(s, getattr(valid, s)) for s in ("params", "rare_events")]
+            # An empty path is the horizon itself (e.g. too short for the model's time step).
             located = [
-                ((section, *path), message)
+                ((section, *path) if path else ("horizon",), message)
                 for section, model in sections
                 if isinstance(model, StrictModel)
                 for path, message in model.horizon_problems(valid.horizon)

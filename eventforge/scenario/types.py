@@ -36,7 +36,8 @@ class StrictModel(BaseModel):
 
         A model cannot see the scenario's other keys while pydantic validates it, so scenario
         loading calls this on ``params`` and ``rare_events`` afterwards and reports each problem
-        at its key's line. None by default.
+        at its key's line; an empty path is reported at ``horizon`` (a horizon the model cannot
+        run). None by default.
         """
         return []
 
