@@ -118,40 +118,116 @@ def test_kernels_equal_their_references_day_by_day() -> None:
     assert {10 * K.DECLINE + t for t in (K.CARD, K.P2P)} <= kinds
 
 
-def test_apply_day_of_injected_rows_equals_its_reference() -> None:
-    # apply_day treats every row alike, including rows another generator adds with a cause and
-    # a rare kind; both implementations on one hand-made day, ties included.
-    rng = np.random.default_rng(3)
-    n, owners = 4000, 60
-    # Many ties (the sort must be stable) and a cluster (buckets of many rows).
-    tx_time = np.round(rng.random(n) * 50) / 50
+def _day_with_steps(rng: np.random.Generator, n: int, m: int, owners: int) -> tuple[Any, ...]:
+    """A hand-made day: ``n`` legitimate rows (ties, a cluster) and ``m`` plan steps of every
+    kind (fixed amounts, fractions of funds or of a cause, ATMs, alerts, freezes), each step
+    caused by an earlier one or none, strictly later than its cause."""
+    tx_time = np.round(rng.random(n + m) * 50) / 50
     tx_time[: n // 4] = 0.3 + rng.random(n // 4) * 1e-3
-    tx = np.full((n, K.N_COLS), -1, dtype=np.int64)
-    tx[:, K.C_FROM] = rng.integers(-1, owners, n)
-    tx[:, K.C_TO] = np.where(tx[:, K.C_FROM] < 0, rng.integers(0, owners, n),
-                             rng.integers(-1, owners, n))  # fmt: skip
-    tx[:, K.C_CENTS] = rng.integers(1, 20_000, n)
-    tx[:, K.C_CAUSE] = np.arange(n) - 1
-    tx[:, K.C_RARE] = rng.integers(-1, 3, n)
+    tx_time[n:] = np.sort(rng.random(m)) + np.arange(m) * 1e-9
+    tx = np.full((n + m, K.N_COLS), -1, dtype=np.int64)
+    tx[:, K.C_TYPE] = rng.choice([K.CARD, K.P2P, K.ATM, K.CASH_IN], n + m)
+    tx[:, K.C_FROM] = np.where(tx[:, K.C_TYPE] == K.CASH_IN, -1, rng.integers(0, owners, n + m))
+    tx[:, K.C_TO] = np.where(tx[:, K.C_TYPE] == K.ATM, -1, rng.integers(0, owners, n + m))
+    tx[:, K.C_CENTS] = rng.integers(1, 20_000, n + m)
+    tx[:, K.C_FRAC] = 0
+    steps = tx[n:]
+    steps[:, K.C_STEP] = np.arange(m)
+    steps[:, K.C_RARE] = rng.integers(-1, 3, m)
+    linked = (rng.random(m) < 0.8) & (np.arange(m) > 0)
+    steps[:, K.C_CAUSE] = np.where(linked, np.floor(rng.random(m) * np.arange(m)), -1)
+    debit = steps[:, K.C_FROM] >= 0
+    how = rng.integers(0, 3, m)
+    steps[:, K.C_FRAC] = np.where(debit & (how == 1), rng.integers(1, K.PPM, m), 0)
+    chained = debit & (how == 2) & (steps[:, K.C_CAUSE] >= 0)
+    steps[:, K.C_FRAC] = np.where(chained, -rng.integers(1, K.PPM, m), steps[:, K.C_FRAC])
+    bank = rng.random(m) < 0.1
+    steps[bank, K.C_TYPE] = rng.choice([K.ALERT, K.FREEZE], int(bank.sum()))
+    steps[bank, K.C_FROM] = rng.integers(0, owners, int(bank.sum()))
+    steps[bank, K.C_TO] = -1
+    steps[bank, K.C_FRAC] = 0
+    return tx_time, tx
+
+
+def test_apply_day_of_plan_steps_equals_its_reference() -> None:
+    rng = np.random.default_rng(3)
+    n, m, owners = 3000, 1000, 60
+    tx_time, tx = _day_with_steps(rng, n, m, owners)
     start = rng.integers(-5_000, 50_000, owners)
     limit = rng.integers(0, 10_000, owners)
     acct = rng.permutation(owners)
     out = []
     for mod in (K, payments_reference):
-        balance = start.copy()
-        out.append((*mod.apply_day(tx_time, tx, n, balance, limit, acct), balance))
+        balance, frozen = start.copy(), np.zeros(owners, dtype=np.bool_)
+        step_seq, step_cents = np.full(m, -7, dtype=np.int64), np.full(m, -7, dtype=np.int64)
+        result = mod.apply_day(tx_time, tx, n + m, balance, limit, frozen, acct, 100,
+                               step_seq, step_cents)  # fmt: skip
+        out.append((*result, balance, frozen, step_seq, step_cents))
     for x, y in zip(out[0], out[1], strict=True):
         np.testing.assert_array_equal(x, y)
-    time, cols, event, _, entity = out[0][:5]
-    assert (event == K.DECLINE).sum() > 100 and (event == K.TRANSACTION).sum() > 100
-    assert np.all(np.diff(time) >= 0)
-    row = cols[K.C_CAUSE] + 1  # each row's written index (its cause was set to index - 1)
-    assert np.all(np.diff(row)[np.diff(time) == 0] > 0)  # ties keep their written order
-    np.testing.assert_array_equal(time, tx_time[row])
-    np.testing.assert_array_equal(cols[K.C_RARE], tx[row, K.C_RARE])
-    payer = tx[row, K.C_FROM]
-    np.testing.assert_array_equal(cols[K.C_FROM], np.where(payer >= 0, acct[payer], -1))
-    assert (entity >= 0).all()
+    time, cols, event, _, entity, _, frozen, step_seq, _ = out[0]
+    codes = np.bincount(event, minlength=5)
+    assert codes[K.DECLINE] > 100 and codes[K.TRANSACTION] > 100
+    assert codes[K.ALERT_EVENT] > 10 and 0 < codes[K.ACCOUNT_FREEZE] <= frozen.sum()
+    assert len(time) < n + m  # some steps had nothing to move
+    assert np.all(np.diff(time) >= 0) and (entity >= 0).all()
+    seq = 100 + np.arange(len(time))
+    assert np.all(cols[K.C_CAUSE] < seq)
+    assert (step_seq >= -1).all() and (step_seq < 100 + len(time)).all()
+
+
+def _one_day(rows: list[dict[str, int]], balance: list[int], limit: list[int]) -> tuple[Any, ...]:
+    """Apply hand-written steps (in time order, step s = row s) to owners with ``balance``."""
+    tx = np.full((len(rows), K.N_COLS), -1, dtype=np.int64)
+    tx[:, K.C_FRAC] = 0
+    tx[:, K.C_CENTS] = 0
+    for s, row in enumerate(rows):
+        tx[s, K.C_STEP] = s
+        for col, value in row.items():
+            tx[s, getattr(K, col)] = value
+    bal = np.array(balance, dtype=np.int64)
+    frozen = np.zeros(len(balance), dtype=np.bool_)
+    step_seq, step_cents = np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)
+    _, cols, event, _, _ = K.apply_day(
+        np.arange(len(rows), dtype=np.float64), tx, len(rows), bal, np.array(limit, np.int64),
+        frozen, np.arange(len(balance), dtype=np.int64), 0, step_seq, step_cents,
+    )  # fmt: skip
+    return cols, event, bal, step_seq, step_cents
+
+
+def test_plan_steps_take_fractions_drop_and_freeze_as_documented() -> None:
+    half = K.PPM // 2
+    cols, event, bal, step_seq, step_cents = _one_day(
+        [
+            # 0: half of owner 0's available funds (10,000 + 2,000 overdraft) to owner 1.
+            {"C_TYPE": K.P2P, "C_FROM": 0, "C_TO": 1, "C_FRAC": half},
+            # 1: owner 1 withdraws 90% of what step 0 moved (5,400 cents): notes of 20.00.
+            {"C_TYPE": K.ATM, "C_FROM": 1, "C_CAUSE": 0, "C_FRAC": -900_000},
+            # 2: owner 2 (no funds) gives all it has: nothing, dropped.
+            {"C_TYPE": K.P2P, "C_FROM": 2, "C_TO": 1, "C_FRAC": K.PPM},
+            # 3: follows from the dropped step 2: dropped too.
+            {"C_TYPE": K.P2P, "C_FROM": 1, "C_TO": 0, "C_CAUSE": 2, "C_FRAC": -half},
+            # 4: a fixed amount caused by dropped step 3: its cause is step 2's, none.
+            {"C_TYPE": K.P2P, "C_FROM": 1, "C_TO": 0, "C_CAUSE": 3, "C_CENTS": 10},
+            # 5, 6: owner 0 frozen; freezing it again is dropped.
+            {"C_TYPE": K.FREEZE, "C_FROM": 0, "C_CAUSE": 0},
+            {"C_TYPE": K.FREEZE, "C_FROM": 0, "C_CAUSE": 5},
+            # 7: a frozen account's debit is declined; 8 follows from it: dropped.
+            {"C_TYPE": K.P2P, "C_FROM": 0, "C_TO": 1, "C_CENTS": 5},
+            {"C_TYPE": K.ATM, "C_FROM": 1, "C_CAUSE": 7, "C_FRAC": -K.PPM},
+            # 9: an alert, caused by step 8 (dropped): by step 7's seq.
+            {"C_TYPE": K.ALERT, "C_FROM": 1, "C_CAUSE": 8},
+        ],
+        balance=[10_000, 3_000, 0],
+        limit=[2_000, 0, 0],
+    )
+    assert event.tolist() == [K.TRANSACTION, K.TRANSACTION, K.TRANSACTION, K.ACCOUNT_FREEZE,
+                              K.DECLINE, K.ALERT_EVENT]  # fmt: skip
+    assert cols[K.C_CENTS].tolist() == [6_000, 4_000, 10, 0, 5, 0]
+    assert cols[K.C_CAUSE].tolist() == [-1, 0, -1, 0, -1, 4]
+    assert step_seq.tolist() == [0, 1, -1, -1, 2, 3, 3, 4, 4, 5]
+    assert step_cents.tolist() == [6_000, 4_000, 0, 0, 10, 0, 0, 0, 0, 0]
+    assert bal.tolist() == [4_000 + 10, 3_000 + 6_000 - 4_000 - 10, 0]
 
 
 def test_time_order_is_a_stable_argsort() -> None:

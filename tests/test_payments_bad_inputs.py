@@ -58,10 +58,19 @@ params:
     weekly: [1, 1, 1, 1, 1.2, 1.3, 0.6]
     payday_boost: 1.3
     payday_days: 3
+rare_events:
+  account_takeover: {share: 0.01, mules: [1, 3], drain: [0.5, 0.9]}
+  cycle: {share: 0.005, ring: [2, 4]}
+  family_fan_out: {share: 0.02}
+  mules: 0.05
+  scripted:
+    - {kind: cycle, subject: 3, accounts: [10, 11, 12], start: 2d}
 """
 
 _SEG = r"params\.customers\.segments\."
 _SOCIAL = "  social: {kind: watts_strogatz, transmission: 0, degree: 4, rewire: 0.1}"
+_FAMILY = "  family_fan_out: {share: 0.02}"
+_SCRIPTED = "    - {kind: cycle, subject: 3, accounts: [10, 11, 12], start: 2d}"
 
 # (case id, {old line: new line}, expected problem lines)
 CASES: list[tuple[str, dict[str, str], list[str]]] = [
@@ -158,6 +167,48 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
     ]),
     ("horizon_under_a_day", {"horizon: 30d": "horizon: 12h"}, [
         r":3: horizon: the horizon \(0\.5 days\) is under one day: the model steps in days",
+        r":47: rare_events\.scripted\.0\.start: 48 is past the horizon \(12\)",
+    ]),
+    ("typology_shares_over_one", {_FAMILY: "  family_fan_out: {share: 0.99}"}, [
+        r":41: rare_events: the shares of typologies, decoys and mules sum to 1\.055, over 1 "
+        r"\(a customer plays one role\): account_takeover 0\.01, cycle 0\.005, "
+        r"family_fan_out 0\.99, mules 0\.05",
+    ]),
+    ("typologies_without_mules", {"  mules: 0.05": "  mules: 0"}, [
+        r":45: rare_events\.mules: must be > 0: account_takeover, cycle move money through mules",
+    ]),
+    ("negative_typology_amount", {
+        "  cycle: {share: 0.005, ring: [2, 4]}":
+        "  cycle: {share: 0.005, ring: [2, 4], amount: {median: -5000, sigma: 0.5}}"}, [
+        r":43: rare_events\.cycle\.amount\.median: must be > 0\.0 \(got -5000\)",
+    ]),
+    ("reversed_range_and_negative_count", {
+        "  account_takeover: {share: 0.01, mules: [1, 3], drain: [0.5, 0.9]}":
+        "  account_takeover: {share: 0.01, mules: [-1, 3], drain: [0.9, 0.5]}"}, [
+        r":42: rare_events\.account_takeover\.drain: must be \[low, high\] with low <= high "
+        r"\(got \[0\.9, 0\.5\]\)",
+        r":42: rare_events\.account_takeover\.mules\.0: must be >= 1 \(got -1\)",
+    ]),
+    ("scripted_accounts_that_do_not_exist", {
+        _SCRIPTED: "    - {kind: cycle, subject: 700, accounts: [10, 11, 500], start: 2d}"}, [
+        r":47: rare_events\.scripted\.0\.accounts\.2: no customer 500 \(customers: 0 \.\. 499\)",
+        r":47: rare_events\.scripted\.0\.subject: no customer 700 \(customers: 0 \.\. 499\)",
+    ]),
+    ("scripted_unknown_kind", {_SCRIPTED: _SCRIPTED.replace("kind: cycle", "kind: ponzi")}, [
+        r":47: rare_events\.scripted\.0\.kind: no such typology or decoy 'ponzi' \(known: "
+        r"account_takeover, .*invoice_fan_in\)",
+    ]),
+    ("scripted_kind_not_configured", {
+        _SCRIPTED: _SCRIPTED.replace("kind: cycle", "kind: card_testing")}, [
+        r":47: rare_events\.scripted\.0\.kind: rare_events\.card_testing must be configured "
+        r"\(share may be 0\)",
+    ]),
+    ("scripted_subject_among_accounts", {
+        _SCRIPTED: _SCRIPTED.replace("[10, 11, 12]", "[10, 3, 12]")}, [
+        r":47: rare_events\.scripted\.0\.accounts: must be distinct, and not the subject",
+    ]),
+    ("scripted_start_past_the_horizon", {_SCRIPTED: _SCRIPTED.replace("2d", "40d")}, [
+        r":47: rare_events\.scripted\.0\.start: 960 is past the horizon \(720\)",
     ]),
 ]  # fmt: skip
 

@@ -144,7 +144,7 @@ def _build(doc: Document, source: str, problems: list[Problem]) -> Scenario:
                 ((section, *path) if path else ("horizon",), message)
                 for section, model in sections
                 if isinstance(model, StrictModel)
-                for path, message in model.horizon_problems(valid.horizon)
+                for path, message in model.scenario_problems(valid)
             ]
             if not located:
                 validated.append(valid)

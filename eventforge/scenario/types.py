@@ -7,7 +7,7 @@ file is a contract, so every model here is strict, finite and closed to unknown 
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
@@ -40,6 +40,12 @@ class StrictModel(BaseModel):
         run). None by default.
         """
         return []
+
+    def scenario_problems(self, scenario: Any) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems that only the rest of the validated ``scenario`` reveals (its horizon, the
+        other section), as (key path inside this model, message) pairs, reported like
+        :meth:`horizon_problems`' (which this calls by default)."""
+        return self.horizon_problems(scenario.horizon)
 
 
 #: A finite probability in [0, 1].

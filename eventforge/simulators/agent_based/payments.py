@@ -1,5 +1,6 @@
-"""Payments: a retail bank's legitimate ledger, from customers' salaries, bills, card payments,
-transfers and cash, as a Mesa model with Numba kernels.
+"""Payments: a retail bank's ledger, from customers' salaries, bills, card payments, transfers
+and cash, with labelled fraud and money-laundering typologies and legitimate decoys, as a Mesa
+model with Numba kernels.
 
 The model (:class:`~payments_model.PaymentsModel`) steps in days; this simulator runs it to the
 horizon (``floor(horizon / day)`` days), scales times to the scenario's unit and yields its
@@ -17,6 +18,15 @@ Log conventions:
   ``merchant`` and ``category`` are set on card payments and bills; ``device`` on online and
   mobile card payments. ``balance_after`` is the debited account's balance after a debit, or the
   credited customer's after a credit from outside.
+- Fraud and laundering steps are transactions (or declines) like the others, labelled with their
+  typology in ``rare_kind`` (``rare`` true); each step's ``cause`` is the step of the episode it
+  follows from, so an episode is one tree in the log. ``cause``, ``rare_kind`` and ``decoy`` are
+  the ground truth: what a detector must find, not what it may read. Decoy steps (legitimate
+  structures that look like typologies) carry their kind in ``decoy`` and are not rare.
+- ``alert`` (the bank's monitoring flags the account ``entity_id``; caused by the episode's last
+  step, labelled like it: a false alert on a decoy is not rare) and ``account_freeze`` (debits
+  from the account are declined from then on). Their ``amount``, ``tx_type`` and
+  ``balance_after`` are null.
 - Amounts are in the scenario's ``currency`` (one code, in the ``currency`` column), exact to
   the cent: the model keeps balances in integer cents, so replaying the log reproduces them
   exactly.
@@ -44,38 +54,51 @@ from eventforge.scenario.types import StrictModel
 from eventforge.simulators.agent_based import payments_kernels as K
 from eventforge.simulators.agent_based.payments_model import DayEvents, PaymentsModel
 from eventforge.simulators.agent_based.payments_params import PaymentsParams
-from eventforge.simulators.base import NoRareEvents, Simulator, Summary
+from eventforge.simulators.agent_based.payments_typology_params import (
+    DECOYS,
+    TYPOLOGIES,
+    PaymentsRareEvents,
+)
+from eventforge.simulators.base import Simulator, Summary
 
 __all__ = ["Payments", "PaymentsParams"]
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
 
-#: An account opens before anything else happens to it.
+#: An account opens before anything else happens to it, and is frozen at most once (a frozen
+#: account still receives money, and its attempts to pay are declines).
 LIFECYCLE = Lifecycle(
     initial="new",
     transitions={
         ("new", "account_open"): "open",
         ("open", "transaction"): "open",
         ("open", "decline"): "open",
+        ("open", "alert"): "open",
+        ("open", "account_freeze"): "frozen",
+        ("frozen", "transaction"): "frozen",
+        ("frozen", "decline"): "frozen",
+        ("frozen", "alert"): "frozen",
     },
 )
 
 
 class Payments(Simulator):
-    """A bank's legitimate ledger (see the module doc)."""
+    """A bank's ledger with labelled fraud and laundering (see the module doc)."""
 
     name: ClassVar[str] = "payments"
     description: ClassVar[str] = (
         "a bank's ledger: customer segments with salaries, bills, card payments by merchant "
-        "category, P2P transfers on a social graph, cash; paydays and weekly/hourly seasonality"
+        "category, P2P transfers on a social graph, cash; paydays and weekly/hourly "
+        "seasonality; fraud and laundering typologies labelled, decoys, alerts and freezes"
     )
     Params: ClassVar[type[StrictModel]] = PaymentsParams
-    RareEvents: ClassVar[type[StrictModel]] = NoRareEvents
+    RareEvents: ClassVar[type[StrictModel]] = PaymentsRareEvents
     spec: ClassVar[EventSpec] = EventSpec(
-        vocabulary=("account_open", "transaction", "decline"),
+        vocabulary=("account_open", "transaction", "decline", "account_freeze", "alert"),
+        rare_kinds=tuple(TYPOLOGIES),
         columns=(
             pa.field("tx_type", _DICT, nullable=True),
-            pa.field("amount", pa.float64(), nullable=False),
+            pa.field("amount", pa.float64(), nullable=True),
             pa.field("currency", _DICT, nullable=False),
             pa.field("from_account", pa.int64(), nullable=True),
             pa.field("to_account", pa.int64(), nullable=True),
@@ -84,11 +107,14 @@ class Payments(Simulator):
             pa.field("channel", _DICT, nullable=True),
             pa.field("device", pa.int64(), nullable=True),
             pa.field("balance_after", pa.float64(), nullable=True),
+            pa.field("decoy", _DICT, nullable=True),
         ),
         lifecycle=LIFECYCLE,
         descriptions={
-            "tx_type": "card, bill, p2p, salary, atm or cash_in (null for account_open)",
-            "amount": "amount in the currency (the opening balance for account_open)",
+            "tx_type": "card, bill, p2p, salary, atm or cash_in (null for account_open, alert "
+            "and account_freeze)",
+            "amount": "amount in the currency (the opening balance for account_open; null for "
+            "alert and account_freeze)",
             "currency": "ISO 4217 code of the amounts",
             "from_account": "the debited account (null: money from outside the bank)",
             "to_account": "the credited account (null: money leaving the bank)",
@@ -97,7 +123,9 @@ class Payments(Simulator):
             "channel": "pos, online, mobile, atm, branch or transfer",
             "device": "the customer's device (online and mobile card payments)",
             "balance_after": "the debited account's balance after a debit, or the credited "
-            "customer's after a credit from outside (null for declines)",
+            "customer's after a credit from outside (null for declines, alerts and freezes)",
+            "decoy": "the kind of legitimate look-alike of a typology a step belongs to "
+            "(family_fan_out, invoice_fan_in; ground truth, like rare_kind)",
         },
     )
 
@@ -107,7 +135,7 @@ class Payments(Simulator):
         days = math.floor(self.ctx.horizon / day_units + 1e-9)
         if days < 1:
             raise ValueError(f"horizon {self.ctx.horizon:g} is under one day")
-        model = PaymentsModel(p, self.rare_events, self.rng, day_units, self.ctx.start)
+        model = PaymentsModel(p, self.rare_events, self.rng, day_units, self.ctx.start, days=days)
         self.model = model
         self._summary: Summary = {}
         tally = _Tally()
@@ -183,8 +211,10 @@ class Payments(Simulator):
                 cause=e.cause,
                 rare_kind=e.rare,
                 columns={
-                    "tx_type": categorical(e.tx_type, K.TX_TYPES),
-                    "amount": e.cents / 100.0,
+                    "tx_type": categorical(
+                        np.where(e.tx_type < K.ALERT, e.tx_type, -1), K.TX_TYPES
+                    ),
+                    "amount": masked(e.cents / 100.0, e.tx_type >= K.ALERT),
                     "currency": categorical(np.zeros(len(e)), [model.params.currency]),
                     "from_account": masked(e.from_account, e.from_account < 0),
                     "to_account": masked(e.to_account, e.to_account < 0),
@@ -192,13 +222,15 @@ class Payments(Simulator):
                     "category": categorical(e.category, model.category_names),
                     "channel": categorical(e.channel, K.CHANNEL_NAMES),
                     "device": masked(e.device, e.device < 0),
-                    "balance_after": masked(e.balance_after / 100.0, e.event == K.DECLINE),
+                    "balance_after": masked(e.balance_after / 100.0, e.event != K.TRANSACTION),
+                    "decoy": categorical(e.decoy, tuple(DECOYS)),
                 },
             )
 
     def summary(self) -> Summary:
-        """Events by type; transactions, declines and money moved (cents) by ``tx_type``; final
-        sums of customers' and merchants' balances (cents), accounts below 0, and the checksum
+        """Events by type; transactions, declines and money moved (cents) by ``tx_type``; events
+        by typology (``rare.*``) and by decoy (``decoy.*``); final sums of customers' and
+        merchants' balances (cents), accounts below 0, and the checksum
         ``sum(balance_cents * (1 + account % 97))`` over every account."""
         return self._summary
 
@@ -209,7 +241,8 @@ class Payments(Simulator):
         merchant = np.zeros(0, dtype=np.bool_)
         for batch in batches:
             event = decoded(batch.column("event"))
-            cents = np.rint(batch.column("amount").to_numpy() * 100.0).astype(np.int64)
+            amount = batch.column("amount").fill_null(0.0).to_numpy()
+            cents = np.rint(amount * 100.0).astype(np.int64)
             frm = batch.column("from_account").fill_null(-1).to_numpy()
             to = batch.column("to_account").fill_null(-1).to_numpy()
             opened = event == "account_open"
@@ -232,6 +265,8 @@ class Payments(Simulator):
                 value_counts(kind[done]),
                 value_counts(kind[event == "decline"]),
                 {k: int(cents[done & (kind == k)].sum()) for k in K.TX_TYPES},
+                value_counts(decoded(batch.column("rare_kind"))),
+                value_counts(decoded(batch.column("decoy"))),
             )
         tally.balances(balance, np.flatnonzero(merchant))
         return tally.finish()
@@ -256,8 +291,10 @@ class _Tally:
         self.add(
             code_counts(day.event.astype(np.int64), Payments.spec.vocabulary),
             code_counts(day.tx_type[done], K.TX_TYPES),
-            code_counts(day.tx_type[~done], K.TX_TYPES),
+            code_counts(day.tx_type[day.event == K.DECLINE], K.TX_TYPES),
             {k: round(v) for k, v in zip(K.TX_TYPES, money.tolist(), strict=True)},
+            code_counts(day.rare, tuple(TYPOLOGIES)),
+            code_counts(day.decoy, tuple(DECOYS)),
         )
 
     def add(
@@ -266,12 +303,17 @@ class _Tally:
         done: dict[str, int],
         declined: dict[str, int],
         money: dict[str, int],
+        rare: dict[str, int],
+        decoy: dict[str, int],
     ) -> None:
-        """Counts of events, transactions and declines by type, and cents moved by type."""
+        """Counts of events, transactions and declines by type, cents moved by type, and
+        events by typology and by decoy."""
         self._bump("events", events)
         self._bump("transactions", done)
         self._bump("declines", declined)
         self._bump("cents", {k: v for k, v in money.items() if v})
+        self._bump("rare", rare)
+        self._bump("decoy", decoy)
 
     def balances(self, by_account: np.ndarray, merchants: np.ndarray) -> None:
         """The final balances (cents by account id) and which accounts are merchants'."""

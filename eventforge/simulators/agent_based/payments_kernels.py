@@ -6,9 +6,13 @@ Conventions shared with :mod:`payments_reference` (which draws the same numbers 
   owner ``N + m``; -1 is outside the bank (salary and cash-in come from it, ATM cash goes to it).
   Account ids are a separate permutation the model applies when it writes the log.
 - A day's transactions go to ``tx_time[k]`` (in days from t = 0) and the int64 rows ``tx[k]``
-  (columns ``C_*``); amounts are integer cents. ``C_CAUSE`` and ``C_RARE`` are -1 for the
-  legitimate ledger: rows that other generators add to the day before it is applied carry their
-  own (a ``seq`` or a rare-kind code), and :func:`apply_day` treats every row alike.
+  (columns ``C_*``); amounts are integer cents. The legitimate ledger's rows have ``C_CAUSE``,
+  ``C_RARE``, ``C_DECOY`` and ``C_STEP`` -1 and ``C_FRAC`` 0. The rows of fraud, laundering and
+  decoy episodes (planned for the whole run by :mod:`payments_typologies`) are *steps* of a plan:
+  ``C_STEP`` is the step's index in the plan, ``C_CAUSE`` its cause's step (-1: none), ``C_RARE``
+  / ``C_DECOY`` the typology or decoy code, and ``C_FRAC`` makes the amount depend on the ledger
+  when the step is applied (see :func:`apply_day`). ``C_TYPE`` beyond the transaction types is
+  ``ALERT`` or ``FREEZE``: the bank's actions on account ``C_FROM``.
 - :func:`generate_day` grows the buffers itself (the number of transactions is random) and
   returns them; :func:`apply_day` sorts the day by time (stable) and applies it in that order.
 """
@@ -28,13 +32,20 @@ CARD, BILL, P2P, SALARY, ATM, CASH_IN = range(6)
 # Channels: the order of the log's ``channel`` dictionary (card payments use the first three).
 CHANNEL_NAMES = ("pos", "online", "mobile", "atm", "branch", "transfer")
 POS, ONLINE, MOBILE, CH_ATM, BRANCH, TRANSFER = range(6)
+#: Row kinds after the transaction types: the bank's alert on, and freeze of, account C_FROM.
+ALERT, FREEZE = 6, 7
 # Event codes: the vocabulary order of the simulator's EventSpec.
-ACCOUNT_OPEN, TRANSACTION, DECLINE = range(3)
-# Columns of the int64 transaction rows.
-C_TYPE, C_FROM, C_TO, C_MERCHANT, C_CATEGORY, C_CHANNEL, C_DEVICE, C_CENTS, C_CAUSE, C_RARE = range(
-    10
-)
-N_COLS = 10
+ACCOUNT_OPEN, TRANSACTION, DECLINE, ACCOUNT_FREEZE, ALERT_EVENT = range(5)
+# Columns of the int64 rows.
+(C_TYPE, C_FROM, C_TO, C_MERCHANT, C_CATEGORY, C_CHANNEL, C_DEVICE, C_CENTS, C_CAUSE, C_RARE,
+ C_DECOY, C_FRAC, C_STEP) = range(13)  # fmt: skip
+N_COLS = 13
+#: ``C_FRAC`` is a fraction in parts per million: > 0 of the payer's available funds (balance +
+#: overdraft) when the step is applied, < 0 of the amount its cause step moved.
+PPM = 1_000_000
+#: Cash comes out of an ATM in notes: a withdrawal whose amount is a fraction is rounded down
+#: to a multiple of this (in cents).
+NOTE_CENTS = 2000
 #: Fractions of a day at which salaries (06:00) and bills (08:00) start arriving; each lands
 #: uniformly within the next hour.
 SALARY_HOUR, BILL_HOUR = 6.0, 8.0
@@ -96,6 +107,9 @@ def _put(
     tx[n, C_CENTS] = cents
     tx[n, C_CAUSE] = -1
     tx[n, C_RARE] = -1
+    tx[n, C_DECOY] = -1
+    tx[n, C_FRAC] = 0
+    tx[n, C_STEP] = -1
     return n + 1
 
 
@@ -335,6 +349,10 @@ def time_order(t: np.ndarray) -> np.ndarray:
     return order
 
 
+#: Columns of the applied rows (``DayEvents.cols``): those the log needs.
+N_OUT = C_DECOY + 1
+
+
 @kernel
 def apply_day(
     tx_time: np.ndarray,
@@ -342,43 +360,92 @@ def apply_day(
     n: int,
     balance: np.ndarray,
     limit: np.ndarray,
+    frozen: np.ndarray,
     acct: np.ndarray,
+    first_seq: int,
+    step_seq: np.ndarray,
+    step_cents: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sort the day's ``n`` rows by time (stable: rows written first stay first on a tie) and
-    apply them in that order to ``balance`` (cents by owner): a debit succeeds iff
-    ``balance - amount >= -limit`` of the payer (its overdraft), else the row is declined and
-    nothing moves; credits from outside always succeed.
+    apply them in that order to ``balance`` (cents by owner).
 
-    Returns the sorted day as the log needs it, in one pass: ``(time, cols, event,
-    balance_after, entity)``; ``cols[c]`` is column ``c`` of the sorted rows (column-major, so
-    that each is contiguous) with ``C_FROM``/``C_TO`` as account ids (``acct[owner]``, -1
-    outside); ``event`` is ``TRANSACTION`` or ``DECLINE``; ``balance_after`` the payer's
-    balance after a successful debit, or the payee's after a credit from outside (0 for a
-    decline); ``entity`` the payer's account (the payee's for credits from outside)."""
+    A debit succeeds iff the payer is not ``frozen`` and ``balance - amount >= -limit`` (its
+    overdraft), else the row is declined and nothing moves; credits from outside always
+    succeed. A plan step's amount is ``C_CENTS``, or with ``C_FRAC > 0`` that many parts per
+    million of the payer's available funds now, or with ``C_FRAC < 0`` of the amount its cause
+    step moved (an ATM's rounded down to notes); a step with nothing to move (no funds, a cause
+    that did not succeed) is *dropped*, as is the freeze of an account already frozen. A dropped
+    step writes no event and hands its own cause to the steps that follow from it, so that an
+    episode stays connected. ``step_seq[s]`` / ``step_cents[s]`` receive each plan step's
+    ``seq`` (its cause's when dropped) and the cents it moved (0 unless it succeeded); a row's
+    ``seq`` is ``first_seq`` + its place among the rows written.
+
+    Returns the applied day as the log needs it, in one pass: ``(time, cols, event,
+    balance_after, entity)``; ``cols[c]`` is column ``c < N_OUT`` of the written rows
+    (column-major, so that each is contiguous) with ``C_FROM``/``C_TO`` as account ids
+    (``acct[owner]``, -1 outside), ``C_CENTS`` the amount and ``C_CAUSE`` the cause's ``seq``;
+    ``event`` is ``TRANSACTION``, ``DECLINE``, ``ACCOUNT_FREEZE`` or ``ALERT_EVENT``;
+    ``balance_after`` the payer's balance after a successful debit, or the payee's after a
+    credit from outside (0 otherwise); ``entity`` the payer's account (the payee's for credits
+    from outside, the account acted on for alerts and freezes)."""
     order = time_order(tx_time[:n])
     time = np.empty(n)
-    cols = np.empty((N_COLS, n), dtype=np.int64)
+    cols = np.empty((N_OUT, n), dtype=np.int64)
     event = np.empty(n, dtype=np.int8)
     after = np.zeros(n, dtype=np.int64)
     entity = np.empty(n, dtype=np.int64)
+    w = 0
     for r in range(n):
         k = order[r]
-        time[r] = tx_time[k]
-        for col in range(N_COLS):
-            cols[col, r] = tx[k, col]
-        frm, to, cents = tx[k, C_FROM], tx[k, C_TO], tx[k, C_CENTS]
-        cols[C_FROM, r] = acct[frm] if frm >= 0 else -1
-        cols[C_TO, r] = acct[to] if to >= 0 else -1
-        entity[r] = acct[frm] if frm >= 0 else acct[to]
-        event[r] = TRANSACTION
-        if frm < 0:
-            balance[to] += cents
-            after[r] = balance[to]
-        elif balance[frm] - cents >= -limit[frm]:
-            balance[frm] -= cents
-            after[r] = balance[frm]
-            if to >= 0:
-                balance[to] += cents
+        kind, frm, to = tx[k, C_TYPE], tx[k, C_FROM], tx[k, C_TO]
+        cents, frac, step, cause = tx[k, C_CENTS], tx[k, C_FRAC], tx[k, C_STEP], tx[k, C_CAUSE]
+        cause_seq = step_seq[cause] if cause >= 0 else -1
+        code = TRANSACTION
+        if kind == FREEZE:
+            code = ACCOUNT_FREEZE
+            if frozen[frm]:
+                cents = 0  # dropped
+            else:
+                frozen[frm] = True
+                cents = 1  # kept
+        elif kind == ALERT:
+            code = ALERT_EVENT
+            cents = 1  # kept
         else:
-            event[r] = DECLINE
-    return time, cols, event, after, entity
+            if frac > 0:
+                cents = (balance[frm] + limit[frm]) * frac // PPM
+            elif frac < 0:
+                cents = step_cents[cause] * -frac // PPM
+                if kind == ATM:
+                    cents -= cents % NOTE_CENTS
+            if cents > 0:
+                if frm < 0:
+                    balance[to] += cents
+                    after[w] = balance[to]
+                elif not frozen[frm] and balance[frm] - cents >= -limit[frm]:
+                    balance[frm] -= cents
+                    after[w] = balance[frm]
+                    if to >= 0:
+                        balance[to] += cents
+                else:
+                    code = DECLINE
+                    after[w] = 0
+        if cents <= 0:  # dropped
+            if step >= 0:
+                step_seq[step] = cause_seq
+                step_cents[step] = 0
+            continue
+        if step >= 0:
+            step_seq[step] = first_seq + w
+            step_cents[step] = cents if code == TRANSACTION else 0
+        time[w] = tx_time[k]
+        for col in range(N_OUT):
+            cols[col, w] = tx[k, col]
+        cols[C_FROM, w] = acct[frm] if frm >= 0 else -1
+        cols[C_TO, w] = acct[to] if to >= 0 else -1
+        cols[C_CENTS, w] = cents if kind < ALERT else 0  # alerts and freezes move nothing
+        cols[C_CAUSE, w] = cause_seq
+        entity[w] = acct[frm] if frm >= 0 else acct[to]
+        event[w] = code
+        w += 1
+    return time[:w], cols[:, :w], event[:w], after[:w], entity[:w]

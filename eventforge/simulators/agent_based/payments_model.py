@@ -7,14 +7,16 @@ random permutation that gives each owner its account id (ids carry no informatio
 them). :class:`Customer` and :class:`Merchant` are real ``mesa.Agent`` s whose properties read
 their row, created on the first use of :attr:`PaymentsModel.agents`. :meth:`PaymentsModel.step`
 runs one day as two kernel calls: :func:`payments_kernels.generate_day` writes the day's
-legitimate transactions, :func:`payments_kernels.apply_day` sorts and applies them; anything else
-that happens in a day (a later generator of fraud) adds its rows to the buffers between the two.
+legitimate transactions, the day's steps of the fraud, laundering and decoy episodes are copied
+after them from the run's :class:`~payments_typologies.Plan` (drawn when the model is built), and
+:func:`payments_kernels.apply_day` sorts and applies them all.
 
 Random numbers: everything comes from the one Generator passed in, in this order: Mesa's
 constructor draws one integer, then the segments (multinomial, permutation), the account
 permutation, each customer's device count (1-3) and the device-id permutation, the salaries and
 opening balances (lognormal, by customer), each customer's payee of each of its segment's bills
-(bills in segment order, customers ascending), the social layer; then each day's
+(bills in segment order, customers ascending), the social layer, the plan of episodes
+(:func:`~payments_typologies.make_plan`, only when ``rare_events`` has any); then each day's
 :func:`~payments_kernels.generate_day`.
 """
 
@@ -41,6 +43,8 @@ from eventforge.simulators.agent_based.payments_params import (
     Segment,
     cumulative,
 )
+from eventforge.simulators.agent_based.payments_typologies import Plan, make_plan, plan_context
+from eventforge.simulators.agent_based.payments_typology_params import PaymentsRareEvents
 
 __all__ = ["Customer", "DayEvents", "Merchant", "PaymentsModel", "cents"]
 
@@ -56,10 +60,12 @@ class DayEvents:
     joined by :meth:`concat`.
 
     ``time`` is in days; ``entity`` the acting account (the payer; the payee of salary and
-    cash-in); ``balance_after`` in cents (meaningless on declines); ``cols[c]`` column ``c``
-    (``payments_kernels.C_*``) of the transactions, contiguous, read through the properties:
-    accounts are ids or -1 (outside the bank), ``merchant``, ``category``, ``device``,
-    ``cause`` and ``rare`` -1 where absent, ``cents`` the amount."""
+    cash-in; the account of an alert or freeze); ``balance_after`` in cents (meaningless unless
+    the event is a transaction); ``cols[c]`` column ``c < payments_kernels.N_OUT`` of the rows,
+    contiguous, read through the properties: accounts are ids or -1 (outside the bank);
+    ``tx_type`` beyond ``TX_TYPES`` for alerts and freezes; ``merchant``, ``category``,
+    ``device``, ``cause``, ``rare`` and ``decoy`` -1 where absent; ``cents`` the amount (0 for
+    alerts and freezes)."""
 
     first_seq: int
     time: np.ndarray
@@ -104,6 +110,7 @@ class DayEvents:
     cents = property(lambda self: self.cols[K.C_CENTS], doc="amount in cents")
     cause = property(lambda self: self.cols[K.C_CAUSE], doc="``seq`` of the cause or -1")
     rare = property(lambda self: self.cols[K.C_RARE], doc="rare-kind code or -1")
+    decoy = property(lambda self: self.cols[K.C_DECOY], doc="decoy code or -1")
 
 
 class _Account(mesa.Agent):
@@ -166,7 +173,9 @@ class PaymentsModel(mesa.Model):
     ``d`` is that of ``start + d days``).
 
     ``day_units`` is scenario time units per day (kept for the simulator: times here are in
-    days). ``kernels`` is the module of day kernels: the tests pass :mod:`payments_reference`.
+    days). ``rare`` (a :class:`PaymentsRareEvents`) with any typology, decoy or scripted episode
+    needs ``days``, the run's length: its episodes are planned for it (:attr:`plan`).
+    ``kernels`` is the module of day kernels: the tests pass :mod:`payments_reference`.
     ``step()`` runs day ``self.day`` and leaves its events in :attr:`day_events`.
     """
 
@@ -178,6 +187,7 @@ class PaymentsModel(mesa.Model):
         day_units: float,
         start: datetime,
         *,
+        days: int | None = None,
         kernels: ModuleType = K,
     ) -> None:
         super().__init__(rng=rng)  # Mesa keeps this very Generator as self.rng
@@ -232,12 +242,29 @@ class PaymentsModel(mesa.Model):
             age = np.zeros(n, dtype=np.int8)
             net = build_contacts(params.population(), {"social": params.social}, age, rng)
             self.indptr, self.indices = net.indptr, net.indices
+        self.frozen = np.zeros(n + m, dtype=np.bool_)
+        self.plan = self._plan(rare, days, rng)
+        self.step_seq = np.full(len(self.plan), -1, dtype=np.int64)
+        self.step_cents = np.zeros(len(self.plan), dtype=np.int64)
         self.day = 0
         self.n_events = n + m  # the account_open events come first
         self.day_events: DayEvents | None = None
         self._tx_time = np.empty(1024)
         self._tx = np.empty((1024, K.N_COLS), dtype=np.int64)
         self._agents_made = False
+
+    def _plan(self, rare: StrictModel, days: int | None, rng: np.random.Generator) -> Plan:
+        """The run's episodes; an empty plan (and no draws) when ``rare`` has none."""
+        if not (isinstance(rare, PaymentsRareEvents) and rare.configured()):
+            empty = np.zeros(0, dtype=np.int64)
+            rows = np.zeros((0, K.N_COLS), dtype=np.int64)
+            return Plan(np.zeros(0), rows, empty, {}, None)
+        if days is None:
+            raise ValueError("a model with rare events needs the run's length (days)")
+        plan = make_plan(plan_context(self, days), rare, int(self.dev_ptr[-1]), rng)
+        if plan.device_ids is not None:
+            self.dev_ids = plan.device_ids[self.dev_ids]
+        return plan
 
     def _segment_tables(self, segments: list[Segment]) -> None:
         """Per-segment rates and amount parameters, and the bills table, for the kernels."""
@@ -332,13 +359,27 @@ class PaymentsModel(mesa.Model):
             self.atm_cum, self.atm_cents, self.cash_rate, self.cash_mu, self.cash_sigma,
             self._tx_time, self._tx, 0, self._reserve(card_rate), self.rng,
         )  # fmt: skip
+        n = self._inject(n)
         time, cols, event, after, entity = self.kernels.apply_day(
-            self._tx_time, self._tx, n, self.balance, self.limit, self.acct
-        )
-        first, self.n_events = self.n_events, self.n_events + n
+            self._tx_time, self._tx, n, self.balance, self.limit, self.frozen, self.acct,
+            self.n_events, self.step_seq, self.step_cents,
+        )  # fmt: skip
+        first, self.n_events = self.n_events, self.n_events + time.shape[0]
         self.day_events = DayEvents(first, time, event, entity, after, cols)
         self.day += 1
         return self.day_events
+
+    def _inject(self, n: int) -> int:
+        """Copy today's planned steps after the ``n`` legitimate rows; return the row count."""
+        ptr = self.plan.day_ptr
+        if self.day + 1 >= ptr.shape[0]:
+            return n
+        lo, hi = int(ptr[self.day]), int(ptr[self.day + 1])
+        if hi > lo:
+            self._tx_time, self._tx = self.kernels.grow(self._tx_time, self._tx, n, n + hi - lo)
+            self._tx_time[n : n + hi - lo] = self.plan.time[lo:hi]
+            self._tx[n : n + hi - lo] = self.plan.rows[lo:hi]
+        return n + hi - lo
 
     def _reserve(self, card_rate: np.ndarray) -> int:
         """A bound on the rows one customer writes in a day: its salary and bills, and for each

@@ -139,6 +139,7 @@ def generate_day(
         tx_time[n + k] = t
         tx[n + k, : K.C_CAUSE] = values
         tx[n + k, K.C_CAUSE :] = -1
+        tx[n + k, K.C_FRAC] = 0
     return n + len(rows), tx_time, tx
 
 
@@ -153,29 +154,74 @@ def apply_day(
     n: int,
     balance: np.ndarray,
     limit: np.ndarray,
+    frozen: np.ndarray,
     acct: np.ndarray,
+    first_seq: int,
+    step_seq: np.ndarray,
+    step_cents: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Reference of :func:`payments_kernels.apply_day`."""
+    """Reference of :func:`payments_kernels.apply_day`: each row decided by one function, the
+    written ones collected as tuples."""
     order = time_order(tx_time[:n])
-    rows = tx[order].copy()
-    payer, payee = rows[:, K.C_FROM].copy(), rows[:, K.C_TO].copy()
-    rows[:, K.C_FROM] = np.where(payer >= 0, acct[payer], -1)
-    rows[:, K.C_TO] = np.where(payee >= 0, acct[payee], -1)
-    entity = np.where(payer >= 0, rows[:, K.C_FROM], rows[:, K.C_TO])
-    event = np.empty(n, dtype=np.int8)
-    after = np.zeros(n, dtype=np.int64)
-    for r in range(n):
-        a, b, cents = int(payer[r]), int(payee[r]), int(rows[r, K.C_CENTS])
-        if a < 0:  # a credit from outside the bank
-            balance[b] += cents
-            after[r] = balance[b]
-            event[r] = K.TRANSACTION
-        elif balance[a] - cents >= -limit[a]:
-            balance[a] -= cents
-            after[r] = balance[a]
-            if b >= 0:
-                balance[b] += cents
-            event[r] = K.TRANSACTION
-        else:
-            event[r] = K.DECLINE
-    return tx_time[order], np.ascontiguousarray(rows.T), event, after, entity
+    written: list[tuple[float, list[int], int, int, int]] = []
+
+    def outcome(row: np.ndarray) -> tuple[int, int, int]:
+        """``(event code, cents moved or attempted, balance after)``; cents 0: dropped."""
+        kind, frm, to = int(row[K.C_TYPE]), int(row[K.C_FROM]), int(row[K.C_TO])
+        if kind == K.FREEZE:
+            if frozen[frm]:
+                return K.ACCOUNT_FREEZE, 0, 0
+            frozen[frm] = True
+            return K.ACCOUNT_FREEZE, 1, 0
+        if kind == K.ALERT:
+            return K.ALERT_EVENT, 1, 0
+        cents, frac = int(row[K.C_CENTS]), int(row[K.C_FRAC])
+        if frac > 0:
+            cents = (int(balance[frm]) + int(limit[frm])) * frac // K.PPM
+        elif frac < 0:
+            cents = int(step_cents[row[K.C_CAUSE]]) * -frac // K.PPM
+            if kind == K.ATM:
+                cents = cents // K.NOTE_CENTS * K.NOTE_CENTS
+        if cents <= 0:
+            return K.TRANSACTION, 0, 0
+        if frm < 0:  # a credit from outside the bank
+            balance[to] += cents
+            return K.TRANSACTION, cents, int(balance[to])
+        if frozen[frm] or balance[frm] - cents < -limit[frm]:
+            return K.DECLINE, cents, 0
+        balance[frm] -= cents
+        after = int(balance[frm])  # before the credit (the same account, for a self-transfer)
+        if to >= 0:
+            balance[to] += cents
+        return K.TRANSACTION, cents, after
+
+    for k in order:
+        row = tx[k]
+        step, cause = int(row[K.C_STEP]), int(row[K.C_CAUSE])
+        cause_seq = int(step_seq[cause]) if cause >= 0 else -1
+        code, cents, after = outcome(row)
+        if cents == 0:  # dropped: what follows from it follows from its cause
+            if step >= 0:
+                step_seq[step], step_cents[step] = cause_seq, 0
+            continue
+        seq = first_seq + len(written)
+        if step >= 0:
+            step_seq[step] = seq
+            step_cents[step] = cents if code == K.TRANSACTION else 0
+        frm, to = int(row[K.C_FROM]), int(row[K.C_TO])
+        cols = [int(v) for v in row[: K.N_OUT]]
+        cols[K.C_FROM] = int(acct[frm]) if frm >= 0 else -1
+        cols[K.C_TO] = int(acct[to]) if to >= 0 else -1
+        cols[K.C_CENTS] = cents if int(row[K.C_TYPE]) < K.ALERT else 0
+        cols[K.C_CAUSE] = cause_seq
+        entity = int(acct[frm]) if frm >= 0 else int(acct[to])
+        written.append((float(tx_time[k]), cols, code, after, entity))
+    m = len(written)
+    cols_out = np.array([w[1] for w in written], dtype=np.int64).reshape(m, K.N_OUT)
+    return (
+        np.array([w[0] for w in written], dtype=np.float64),
+        np.ascontiguousarray(cols_out.T),
+        np.array([w[2] for w in written], dtype=np.int8),
+        np.array([w[3] for w in written], dtype=np.int64),
+        np.array([w[4] for w in written], dtype=np.int64),
+    )
