@@ -24,7 +24,11 @@ def test_every_model_has_a_builtin_scenario() -> None:
 
 #: Built-in scenarios too large to run in full here, shortened (the full runs are the
 #: benchmarks'): payments writes ~1.3 x 10^7 events in 90 days.
-SHORTER = {"payments": ["--set", "horizon=10d"]}
+SHORTER = {
+    "payments": ["--set", "horizon=10d"],
+    "mobile_money": ["--set", "horizon=10d"],
+    "aml_network": ["--set", "horizon=7d", "--set", "params.customers.size=20000"],
+}
 
 
 @pytest.mark.parametrize("name", BUILTIN)

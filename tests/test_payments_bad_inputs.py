@@ -207,6 +207,13 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
         _SCRIPTED: _SCRIPTED.replace("[10, 11, 12]", "[10, 3, 12]")}, [
         r":47: rare_events\.scripted\.0\.accounts: must be distinct, and not the subject",
     ]),
+    ("card_testing_without_online_merchants", {
+        "      web: {count: 5, amount: {median: 30, sigma: 0.9}, popularity: 1.5, channels: {online: 1}}":
+        "      web: {count: 5, amount: {median: 30, sigma: 0.9}, popularity: 1.5, channels: {pos: 1}}",
+        _FAMILY: "  card_testing: {share: 0.01}"}, [
+        r":44: rare_events\.card_testing: needs merchants that sell online \(a category with an "
+        r"online channel weight > 0\)",
+    ]),
     ("scripted_start_past_the_horizon", {_SCRIPTED: _SCRIPTED.replace("2d", "40d")}, [
         r":47: rare_events\.scripted\.0\.start: 960 is past the horizon \(720\)",
     ]),

@@ -412,9 +412,18 @@ class PaymentsRareEvents(StrictModel):
         return []
 
     def scenario_problems(self, scenario: Any) -> Problems:
-        """Scripted episodes naming customers that do not exist, or starting past the end."""
+        """Scripted episodes naming customers that do not exist or starting past the end, and
+        card testing in a scenario where no merchant sells online."""
         size = scenario.params.customers.size
         problems: Problems = []
+        categories = scenario.params.merchants.categories.values()
+        if self.card_testing is not None and not any(
+            c.channels.get("online", 0.0) > 0 for c in categories
+        ):
+            problems.append(
+                (("card_testing",), "needs merchants that sell online (a category with an "
+                 "online channel weight > 0)")
+            )  # fmt: skip
         for i, episode in enumerate(self.scripted):
             if episode.subject >= size:
                 problems.append(
