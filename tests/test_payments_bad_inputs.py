@@ -70,6 +70,9 @@ rare_events:
 _SEG = r"params\.customers\.segments\."
 _SOCIAL = "  social: {kind: watts_strogatz, transmission: 0, degree: 4, rewire: 0.1}"
 _FAMILY = "  family_fan_out: {share: 0.02}"
+_WEB = "      web: {count: 5, amount: {median: 30, sigma: 0.9}, popularity: 1.5, " + (
+    "channels: {online: 1}}"
+)
 _SCRIPTED = "    - {kind: cycle, subject: 3, accounts: [10, 11, 12], start: 2d}"
 
 # (case id, {old line: new line}, expected problem lines)
@@ -208,8 +211,7 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
         r":47: rare_events\.scripted\.0\.accounts: must be distinct, and not the subject",
     ]),
     ("card_testing_without_online_merchants", {
-        "      web: {count: 5, amount: {median: 30, sigma: 0.9}, popularity: 1.5, channels: {online: 1}}":
-        "      web: {count: 5, amount: {median: 30, sigma: 0.9}, popularity: 1.5, channels: {pos: 1}}",
+        _WEB: _WEB.replace("{online: 1}", "{pos: 1}"),
         _FAMILY: "  card_testing: {share: 0.01}"}, [
         r":44: rare_events\.card_testing: needs merchants that sell online \(a category with an "
         r"online channel weight > 0\)",

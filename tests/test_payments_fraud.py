@@ -28,9 +28,10 @@ from eventforge.simulators.agent_based.payments_fraud import (
     plan_family_fan_out,
     plan_invoice_fan_in,
 )
-from eventforge.simulators.agent_based.payments_fraud_kernels import FAN_OUT_HOUR, SECOND
+from eventforge.simulators.agent_based.payments_fraud_kernels import FAN_OUT_HOUR
 from eventforge.simulators.agent_based.payments_model import PaymentsModel
 from eventforge.simulators.agent_based.payments_params import PaymentsParams
+from eventforge.simulators.agent_based.payments_planning import SECOND
 from eventforge.simulators.agent_based.payments_typologies import (
     EpisodeDraw,
     EpisodeRows,

@@ -25,9 +25,9 @@ from eventforge.simulators.agent_based.payments_laundering import (
     PLANNERS,
     plan_scatter_gather,
 )
-from eventforge.simulators.agent_based.payments_laundering_kernels import SECOND
 from eventforge.simulators.agent_based.payments_model import PaymentsModel
 from eventforge.simulators.agent_based.payments_params import PaymentsParams
+from eventforge.simulators.agent_based.payments_planning import SECOND
 from eventforge.simulators.agent_based.payments_typologies import (
     EpisodeDraw,
     EpisodeRows,

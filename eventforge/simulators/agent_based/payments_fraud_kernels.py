@@ -9,12 +9,10 @@ and output buffers sized by its wrapper (:mod:`payments_fraud`): ``time``/``rows
 returns the number of rows written. :mod:`payments_fraud_reference` draws the same numbers in
 the same order; the order is stated in each kernel's docstring.
 
-Shared conventions (see the brief of :mod:`payments_typologies`): a uniform draw on ``[lo, hi]``
-is ``lo + (hi - lo) * U``; a count ``lo + floor(U * (hi - lo + 1))``; a step follows its cause
-at least one second later (:data:`SECOND`), so that causes are strictly earlier; a fraction is
-rounded to parts per million and kept at least 1 ppm (0 would read as a fixed amount of 0).
-An episode's last step (``last``) is its latest row, the later-written on a tie (the assembly's
-sort is stable).
+Shared conventions: the draws (uniforms, counts, gaps, splits, times spread over a window) and
+an episode's last step (``last``: its latest row, the later-written on a tie) are those of
+:mod:`payments_planning`, common to every typology; a fraction is rounded to parts per million
+and kept at least 1 ppm (0 would read as a fixed amount of 0).
 """
 
 from __future__ import annotations
@@ -50,9 +48,15 @@ from eventforge.simulators.agent_based.payments_kernels import (
     draw_index,
     to_cents,
 )
+from eventforge.simulators.agent_based.payments_planning import (
+    count,
+    gap,
+    latest,
+    split,
+    spread,
+    uniform,
+)
 
-#: One second in days: the least time between a step and its cause (a drawn gap of 0 becomes it).
-SECOND = 1.0 / 86400.0
 #: Hour of the day from which a family fan-out sends (the salary lands at 06:00-07:00).
 FAN_OUT_HOUR = 8.0
 #: Range of the fraction of what a mule received that it withdraws at an ATM.
@@ -60,54 +64,9 @@ CASH_OUT_FRACTION = (0.9, 1.0)
 
 
 @inline
-def _uniform(lo: float, hi: float, rng: np.random.Generator) -> float:
-    return lo + (hi - lo) * rng.random()
-
-
-@inline
-def _count(lo: int, hi: int, rng: np.random.Generator) -> int:
-    return lo + pick(hi - lo + 1, rng)
-
-
-@inline
-def _gap(lo: float, hi: float, rng: np.random.Generator) -> float:
-    return max(SECOND, _uniform(lo, hi, rng))
-
-
-@inline
 def _ppm(fraction: float) -> int:
     """A fraction in parts per million, rounded half up."""
     return math.floor(PPM * fraction + 0.5)
-
-
-@inline
-def _split(k: int, rng: np.random.Generator) -> np.ndarray:
-    """``k`` weights summing to 1: normalised Exp(1) draws (a uniform point of the simplex)."""
-    w = np.empty(k)
-    total = 0.0  # summed in order, as the reference does (NumPy's sum is pairwise)
-    for j in range(k):
-        w[j] = rng.exponential(1.0)
-        total += w[j]
-    return w / total
-
-
-@inline
-def _sorted_uniforms(k: int, rng: np.random.Generator) -> np.ndarray:
-    u = np.empty(k)
-    for j in range(k):
-        u[j] = rng.random()
-    u.sort()
-    return u
-
-
-@inline
-def _latest(time: np.ndarray, lo: int, hi: int) -> int:
-    """The latest of rows ``lo..hi-1`` (the later-written on a tie); -1 if there are none."""
-    best = -1
-    for r in range(lo, hi):
-        if best < 0 or time[r] >= time[best]:
-            best = r
-    return best
 
 
 @inline
@@ -196,23 +155,23 @@ def account_takeover(
     n = 0
     for e in range(subject.shape[0]):
         first, a0, k = n, ptr[e], ptr[e + 1] - ptr[e]
-        share = _uniform(drain_lo, drain_hi, rng) / k
+        share = uniform(drain_lo, drain_hi, rng) / k
         t, cause = start[e], -1
         for j in range(k):
             if j > 0:
-                t += _gap(gap_lo, gap_hi, rng)
+                t += gap(gap_lo, gap_hi, rng)
             mule = accounts[a0 + j]
             frac = max(1, _ppm(share / (1.0 - j * share)))
             drain = n
             n = _transfer(time, rows, n, t, subject[e], mule, 0, frac, cause, code, -1)
             cause = drain
             if rng.random() < cash_out:
-                tw = t + _gap(delay_lo, delay_hi, rng)
-                frac = -_ppm(_uniform(CASH_OUT_FRACTION[0], CASH_OUT_FRACTION[1], rng))
+                tw = t + gap(delay_lo, delay_hi, rng)
+                frac = -_ppm(uniform(CASH_OUT_FRACTION[0], CASH_OUT_FRACTION[1], rng))
                 n = _row(time, rows, n, tw, ATM, mule, -1, -1, -1, CH_ATM, -1, 0, frac, drain,
                          code, -1)  # fmt: skip
         key[e] = accounts[a0]
-        last[e] = _latest(time, first, n)
+        last[e] = latest(time, first, n)
     return n
 
 
@@ -254,28 +213,28 @@ def card_testing(
     n_online = online.shape[0]
     for e in range(subject.shape[0]):
         i, first, device = subject[e], n, -2 - e
-        k = _count(tests_lo, tests_hi, rng)
+        k = count(tests_lo, tests_hi, rng)
         t = start[e]
         for j in range(k):
             if j > 0:
-                t += _gap(gap_lo, gap_hi, rng)
+                t += gap(gap_lo, gap_hi, rng)
             if n_online >= k:
                 r = j + pick(n_online - j, rng)
                 online[j], online[r] = online[r], online[j]
                 m = online[j]
             else:
                 m = online[pick(n_online, rng)]
-            cents = to_cents(_uniform(amount_lo, amount_hi, rng))
+            cents = to_cents(uniform(amount_lo, amount_hi, rng))
             n = _row(time, rows, n, t, CARD, i, n_customers + m, m, merchant_cat[m], ONLINE,
                      device, cents, 0, n - 1 if j > 0 else -1, code, -1)  # fmt: skip
         if rng.random() < cash_out:
-            t += _gap(delay_lo, delay_hi, rng)
+            t += gap(delay_lo, delay_hi, rng)
             m = online[pick(n_online, rng)]
             cents = to_cents(rng.lognormal(cash_mu, cash_sigma))
             n = _row(time, rows, n, t, CARD, i, n_customers + m, m, merchant_cat[m], ONLINE,
                      device, cents, 0, n - 1, code, -1)  # fmt: skip
         key[e] = i
-        last[e] = _latest(time, first, n)
+        last[e] = latest(time, first, n)
     return n
 
 
@@ -316,15 +275,13 @@ def bust_out(
     n = 0
     for e in range(subject.shape[0]):
         i, first = subject[e], n
-        k = _count(purchases_lo, purchases_hi, rng)
-        window = _uniform(window_lo, window_hi, rng)
-        spend = _uniform(spend_lo, spend_hi, rng)
-        u = _sorted_uniforms(k - 1, rng)
-        w = _split(k, rng)
-        t, taken = start[e], 0.0
+        k = count(purchases_lo, purchases_hi, rng)
+        window = uniform(window_lo, window_hi, rng)
+        spend = uniform(spend_lo, spend_hi, rng)
+        times = spread(k, start[e], window, rng)
+        w = split(k, rng)
+        taken = 0.0
         for j in range(k):
-            if j > 0:
-                t = max(start[e] + window * u[j - 1], t + SECOND)
             c = draw_index(cat_cum[seg[i]], rng)
             lo = merch_ptr[c]
             m = lo + draw_index(merch_cum[lo : merch_ptr[c + 1]], rng)
@@ -336,10 +293,10 @@ def bust_out(
             rest = 1.0 - spend * taken
             frac = PPM if spend * w[j] >= rest else max(1, _ppm(spend * w[j] / rest))
             taken += w[j]
-            n = _row(time, rows, n, t, CARD, i, n_customers + m, m, c, channel, device, 0, frac,
-                     n - 1 if j > 0 else -1, code, -1)  # fmt: skip
+            n = _row(time, rows, n, times[j], CARD, i, n_customers + m, m, c, channel, device, 0,
+                     frac, n - 1 if j > 0 else -1, code, -1)  # fmt: skip
         key[e] = i
-        last[e] = _latest(time, first, n)
+        last[e] = latest(time, first, n)
     return n
 
 
@@ -374,18 +331,18 @@ def family_fan_out(
     n = 0
     for e in range(subject.shape[0]):
         i, first, a0, k = subject[e], n, ptr[e], ptr[e + 1] - ptr[e]
-        w = _split(k, rng)
+        w = split(k, rng)
         s = seg[i]
         for q in range(pay_ptr[s], pay_ptr[s + 1]):
-            part = _uniform(part_lo, part_hi, rng)
+            part = uniform(part_lo, part_hi, rng)
             t = pay_days[q] + FAN_OUT_HOUR / 24.0
             for j in range(k):
-                t += _gap(gap_lo, gap_hi, rng)
+                t += gap(gap_lo, gap_hi, rng)
                 cents = to_cents(0.01 * salary[i] * part * w[j])
                 n = _transfer(time, rows, n, t, i, accounts[a0 + j], cents, 0,
                               n - 1 if n > first else -1, -1, code)  # fmt: skip
         key[e] = i
-        last[e] = _latest(time, first, n)
+        last[e] = latest(time, first, n)
     return n
 
 
@@ -421,20 +378,18 @@ def invoice_fan_in(
     for e in range(subject.shape[0]):
         i, first, a0 = subject[e], n, ptr[e]
         k = ptr[e + 1] - a0 - 1
-        window = _uniform(window_lo, window_hi, rng)
-        forward = _uniform(forward_lo, forward_hi, rng)
-        u = _sorted_uniforms(k - 1, rng)
-        t, total = start[e], 0
+        window = uniform(window_lo, window_hi, rng)
+        forward = uniform(forward_lo, forward_hi, rng)
+        times = spread(k, start[e], window, rng)
+        total = 0
         for j in range(k):
-            if j > 0:
-                t = max(start[e] + window * u[j - 1], t + SECOND)
             cents = to_cents(rng.lognormal(amount_mu, amount_sigma))
             total += cents
-            n = _transfer(time, rows, n, t, accounts[a0 + j], i, cents, 0,
+            n = _transfer(time, rows, n, times[j], accounts[a0 + j], i, cents, 0,
                           n - 1 if j > 0 else -1, -1, code)  # fmt: skip
-        t += _gap(gap_lo, gap_hi, rng)
+        t = times[k - 1] + gap(gap_lo, gap_hi, rng)
         n = _transfer(time, rows, n, t, i, accounts[a0 + k], to_cents(0.01 * forward * total),
                       0, n - 1, -1, code)  # fmt: skip
         key[e] = i
-        last[e] = _latest(time, first, n)
+        last[e] = latest(time, first, n)
     return n

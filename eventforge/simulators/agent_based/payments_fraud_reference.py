@@ -18,9 +18,16 @@ from eventforge.simulators.agent_based import payments_kernels as K
 from eventforge.simulators.agent_based.payments_fraud_kernels import (
     CASH_OUT_FRACTION,
     FAN_OUT_HOUR,
-    SECOND,
 )
-from eventforge.simulators.agent_based.payments_reference import _cents, _index, _pick
+from eventforge.simulators.agent_based.payments_planning_reference import (
+    count,
+    gap,
+    latest,
+    split,
+    spread,
+    uniform,
+)
+from eventforge.simulators.agent_based.payments_reference import draw_index, pick, to_cents
 
 __all__ = ["account_takeover", "bust_out", "card_testing", "family_fan_out", "invoice_fan_in"]
 
@@ -42,40 +49,8 @@ class _Step:
     device: int = -1
 
 
-def _uniform(lo: float, hi: float, rng: np.random.Generator) -> float:
-    return lo + (hi - lo) * rng.random()
-
-
-def _count(lo: int, hi: int, rng: np.random.Generator) -> int:
-    return lo + _pick(hi - lo + 1, rng)
-
-
-def _gap(lo: float, hi: float, rng: np.random.Generator) -> float:
-    return max(SECOND, _uniform(lo, hi, rng))
-
-
 def _ppm(fraction: float) -> int:
     return math.floor(K.PPM * fraction + 0.5)
-
-
-def _split(k: int, rng: np.random.Generator) -> list[float]:
-    w = [rng.exponential(1.0) for _ in range(k)]
-    total = 0.0
-    for x in w:
-        total += x
-    return [x / total for x in w]
-
-
-def _sorted_uniforms(k: int, rng: np.random.Generator) -> list[float]:
-    return sorted(rng.random() for _ in range(k))
-
-
-def _spread(start: float, window: float, u: list[float]) -> list[float]:
-    """The first at ``start``, then ``start + window * u[j - 1]``, at least a second apart."""
-    times = [start]
-    for x in u:
-        times.append(max(start + window * x, times[-1] + SECOND))
-    return times
 
 
 def _write(
@@ -91,7 +66,6 @@ def _write(
     n: int,
 ) -> int:
     """Copy episode ``e``'s steps to rows ``n, n + 1, ...``; return the next row."""
-    latest = -1
     for p, s in enumerate(steps):
         time[n + p] = s.time
         rows[n + p] = -1
@@ -102,10 +76,9 @@ def _write(
         rows[n + p, K.C_CENTS], rows[n + p, K.C_FRAC] = s.cents, s.frac
         rows[n + p, K.C_CAUSE] = -1 if s.cause < 0 else n + s.cause
         rows[n + p, K.C_RARE], rows[n + p, K.C_DECOY] = rare, decoy
-        if latest < 0 or s.time >= steps[latest].time:
-            latest = p
     key[e] = key_owner
-    last[e] = -1 if latest < 0 else n + latest
+    r = latest([s.time for s in steps])
+    last[e] = -1 if r < 0 else n + r
     return n + len(steps)
 
 
@@ -148,18 +121,18 @@ def account_takeover(
     for e in range(len(subject)):
         mules = [int(a) for a in accounts[ptr[e] : ptr[e + 1]]]
         k = len(mules)
-        share = _uniform(drain_lo, drain_hi, rng) / k
+        share = uniform(drain_lo, drain_hi, rng) / k
         steps: list[_Step] = []
         t, cause = float(start[e]), -1
         for j, mule in enumerate(mules):
             if j > 0:
-                t += _gap(gap_lo, gap_hi, rng)
+                t += gap(gap_lo, gap_hi, rng)
             frac = max(1, _ppm(share / (1.0 - j * share)))
             steps.append(_Step(t, K.P2P, int(subject[e]), mule, cause, frac=frac))
             cause = len(steps) - 1
             if rng.random() < cash_out:
-                tw = t + _gap(delay_lo, delay_hi, rng)
-                frac = -_ppm(_uniform(*CASH_OUT_FRACTION, rng))
+                tw = t + gap(delay_lo, delay_hi, rng)
+                frac = -_ppm(uniform(*CASH_OUT_FRACTION, rng))
                 steps.append(_Step(tw, K.ATM, mule, -1, cause, frac=frac, channel=K.CH_ATM))
         n = _write(steps, e, mules[0], code, -1, time, rows, key, last, n)
     return n
@@ -194,24 +167,24 @@ def card_testing(
     n = 0
     for e in range(len(subject)):
         i, device = int(subject[e]), -2 - e
-        k = _count(tests_lo, tests_hi, rng)
+        k = count(tests_lo, tests_hi, rng)
         steps: list[_Step] = []
         t = float(start[e])
         for j in range(k):
             if j > 0:
-                t += _gap(gap_lo, gap_hi, rng)
+                t += gap(gap_lo, gap_hi, rng)
             if len(online) >= k:  # a partial Fisher-Yates shuffle: distinct merchants
-                r = j + _pick(len(online) - j, rng)
+                r = j + pick(len(online) - j, rng)
                 online[j], online[r] = online[r], online[j]
                 m = int(online[j])
             else:
-                m = int(online[_pick(len(online), rng)])
-            cents = _cents(_uniform(amount_lo, amount_hi, rng))
+                m = int(online[pick(len(online), rng)])
+            cents = to_cents(uniform(amount_lo, amount_hi, rng))
             steps.append(_online(t, i, m, cents, len(steps) - 1, device, n_customers, merchant_cat))
         if rng.random() < cash_out:
-            t += _gap(delay_lo, delay_hi, rng)
-            m = int(online[_pick(len(online), rng)])
-            cents = _cents(rng.lognormal(cash_mu, cash_sigma))
+            t += gap(delay_lo, delay_hi, rng)
+            m = int(online[pick(len(online), rng)])
+            cents = to_cents(rng.lognormal(cash_mu, cash_sigma))
             steps.append(_online(t, i, m, cents, len(steps) - 1, device, n_customers, merchant_cat))
         n = _write(steps, e, i, code, -1, time, rows, key, last, n)
     return n
@@ -245,22 +218,22 @@ def bust_out(
     n = 0
     for e in range(len(subject)):
         i = int(subject[e])
-        k = _count(purchases_lo, purchases_hi, rng)
-        window = _uniform(window_lo, window_hi, rng)
-        spend = _uniform(spend_lo, spend_hi, rng)
-        times = _spread(float(start[e]), window, _sorted_uniforms(k - 1, rng))
-        weights = _split(k, rng)
+        k = count(purchases_lo, purchases_hi, rng)
+        window = uniform(window_lo, window_hi, rng)
+        spend = uniform(spend_lo, spend_hi, rng)
+        times = spread(k, float(start[e]), window, rng)
+        weights = split(k, rng)
         steps: list[_Step] = []
         taken = 0.0  # the weights of the purchases before
         for t, w in zip(times, weights, strict=True):
-            c = _index(cat_cum[seg[i]], rng)
+            c = draw_index(cat_cum[seg[i]], rng)
             lo, hi = int(merch_ptr[c]), int(merch_ptr[c + 1])
-            m = lo + _index(merch_cum[lo:hi], rng)
-            channel = _index(channel_cum[c], rng)
+            m = lo + draw_index(merch_cum[lo:hi], rng)
+            channel = draw_index(channel_cum[c], rng)
             device = -1
             if channel != K.POS:
                 mine = dev_ids[dev_ptr[i] : dev_ptr[i + 1]]
-                device = int(mine[_pick(len(mine), rng)])
+                device = int(mine[pick(len(mine), rng)])
             rest = 1.0 - spend * taken  # of the first funds, what is left
             frac = K.PPM if spend * w >= rest else max(1, _ppm(spend * w / rest))
             taken += w
@@ -294,15 +267,15 @@ def family_fan_out(
     for e in range(len(subject)):
         i = int(subject[e])
         relatives = [int(a) for a in accounts[ptr[e] : ptr[e + 1]]]
-        weights = _split(len(relatives), rng)
+        weights = split(len(relatives), rng)
         s = seg[i]
         steps: list[_Step] = []
         for day in pay_days[pay_ptr[s] : pay_ptr[s + 1]]:
-            part = _uniform(part_lo, part_hi, rng)
+            part = uniform(part_lo, part_hi, rng)
             t = day + FAN_OUT_HOUR / 24.0
             for relative, w in zip(relatives, weights, strict=True):
-                t += _gap(gap_lo, gap_hi, rng)
-                cents = _cents(0.01 * salary[i] * part * w)
+                t += gap(gap_lo, gap_hi, rng)
+                cents = to_cents(0.01 * salary[i] * part * w)
                 steps.append(_Step(t, K.P2P, i, relative, len(steps) - 1, cents))
         n = _write(steps, e, i, -1, code, time, rows, key, last, n)
     return n
@@ -333,15 +306,15 @@ def invoice_fan_in(
     for e in range(len(subject)):
         i = int(subject[e])
         *payers, supplier = (int(a) for a in accounts[ptr[e] : ptr[e + 1]])
-        window = _uniform(window_lo, window_hi, rng)
-        forward = _uniform(forward_lo, forward_hi, rng)
-        times = _spread(float(start[e]), window, _sorted_uniforms(len(payers) - 1, rng))
+        window = uniform(window_lo, window_hi, rng)
+        forward = uniform(forward_lo, forward_hi, rng)
+        times = spread(len(payers), float(start[e]), window, rng)
         steps: list[_Step] = []
         for t, payer in zip(times, payers, strict=True):
-            cents = _cents(rng.lognormal(amount_mu, amount_sigma))
+            cents = to_cents(rng.lognormal(amount_mu, amount_sigma))
             steps.append(_Step(t, K.P2P, payer, i, len(steps) - 1, cents))
-        t = steps[-1].time + _gap(gap_lo, gap_hi, rng)
+        t = steps[-1].time + gap(gap_lo, gap_hi, rng)
         total = sum(s.cents for s in steps)
-        steps.append(_Step(t, K.P2P, i, supplier, len(steps) - 1, _cents(0.01 * forward * total)))
+        steps.append(_Step(t, K.P2P, i, supplier, len(steps) - 1, to_cents(0.01 * forward * total)))
         n = _write(steps, e, i, -1, code, time, rows, key, last, n)
     return n

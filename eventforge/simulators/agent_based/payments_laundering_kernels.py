@@ -10,17 +10,19 @@ the money it placed, not a share of a balance, so the plan needs nothing from th
 
 Conventions common to the four kinds:
 
-- Times are in days. A gap (``gap_lo``/``gap_hi``, days) is drawn afresh for every step it
-  precedes, uniform, and at least :data:`SECOND`, so a step is always strictly later than its
-  cause; a fraction (``forward``) is drawn afresh for every hop that uses it.
+- Times are in days. The draws (uniforms, counts, gaps, splits, times spread over a window) are
+  those of :mod:`payments_planning`, common to every typology. A gap (``gap_lo``/``gap_hi``) is
+  drawn afresh for every step it precedes, and is at least :data:`payments_planning.SECOND`, so
+  a step is always strictly later than its cause; a fraction (``forward``) is drawn afresh for
+  every hop that uses it.
 - A lognormal amount is ``rng.lognormal(amount_mu, amount_sigma)`` in currency units, with
   ``amount_mu = log(median)``; amounts become cents with :func:`payments_kernels.to_cents`.
-- Weights that split a total (deposits of a placement, transfers to mules, scatters) are
-  normalised exponentials: a flat Dirichlet, so every split is equally likely.
+- Weights that split a total (deposits of a placement, transfers to mules, scatters) are a
+  :func:`payments_planning.split`: a flat Dirichlet, so every split is equally likely.
 - An ATM withdrawal is rounded down to notes (:data:`payments_kernels.NOTE_CENTS`); one under a
   note is not planned (its random numbers are still drawn, so later episodes do not shift).
 - ``key[e]`` is the owner an alert on episode ``e`` names; ``last[e]`` the row of its latest
-  step (the first such row on a tie).
+  step (the later-written on a tie, :func:`payments_planning.latest`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from __future__ import annotations
 import numpy as np
 
 from eventforge._numba import inline, kernel
-from eventforge.simulators.agent_based.epidemic_kernels import pick
 from eventforge.simulators.agent_based.payments_kernels import (
     ATM,
     BRANCH,
@@ -52,34 +53,16 @@ from eventforge.simulators.agent_based.payments_kernels import (
     TRANSFER,
     to_cents,
 )
+from eventforge.simulators.agent_based.payments_planning import (
+    count,
+    gap,
+    latest,
+    split,
+    spread,
+    uniform,
+)
 
-__all__ = ["SECOND", "cycle", "mule_fan_in", "mule_fan_out", "scatter_gather"]
-
-#: One second in days: the least gap between a step and its cause (a drawn gap of 0 becomes it).
-SECOND = 1.0 / 86400.0
-
-
-@inline
-def _uniform(lo: float, hi: float, rng: np.random.Generator) -> float:
-    """A uniform draw in ``[lo, hi)`` (``lo`` itself when the range is a point)."""
-    return lo + (hi - lo) * rng.random()
-
-
-@inline
-def _gap(lo: float, hi: float, rng: np.random.Generator) -> float:
-    """A uniform gap in days, at least :data:`SECOND`."""
-    return max(lo + (hi - lo) * rng.random(), SECOND)
-
-
-@inline
-def _split(w: np.ndarray, rng: np.random.Generator) -> None:
-    """Fill ``w`` with weights summing to 1: ``len(w)`` standard exponentials, normalised."""
-    total = 0.0
-    for j in range(w.shape[0]):
-        w[j] = rng.exponential(1.0)
-        total += w[j]
-    for j in range(w.shape[0]):
-        w[j] /= total
+__all__ = ["cycle", "mule_fan_in", "mule_fan_out", "scatter_gather"]
 
 
 @inline
@@ -119,16 +102,6 @@ def _step(
     rows[n, C_FRAC] = 0
     rows[n, C_STEP] = -1
     return n + 1
-
-
-@inline
-def _last(time: np.ndarray, n0: int, n: int) -> int:
-    """The row of the latest time among rows ``n0 .. n - 1`` (the first on a tie; -1: none)."""
-    best = -1
-    for r in range(n0, n):
-        if best < 0 or time[r] > time[best]:
-            best = r
-    return best
 
 
 @kernel
@@ -172,35 +145,30 @@ def mule_fan_in(
         i = subject[e]
         lo, k = ptr[e], ptr[e + 1] - ptr[e]
         key[e] = i
-        w = _uniform(window_lo, window_hi, rng)
-        u = np.empty(k)
-        u[0] = 0.0
-        for j in range(1, k):
-            u[j] = rng.random()
-        u[1:] = np.sort(u[1:])
+        window = uniform(window_lo, window_hi, rng)
+        times = spread(k, start[e], window, rng)
         total = 0
-        latest = -1  # the row of the latest transfer so far
-        t_dep = start[e]
+        latest_transfer = -1  # the row of the latest transfer so far (the first on a tie)
         for j in range(k):
             src = accounts[lo + j]
+            t_dep = times[j]
             cause = -1
             if j > 0:
-                t_dep = max(start[e] + w * u[j], t_dep + SECOND)
                 cause = n - 1 if time[n - 1] < t_dep else n - 2  # transfer, else deposit j - 1
             cents = to_cents(rng.lognormal(amount_mu, amount_sigma))
             dep = n
             n = _step(time, rows, n, t_dep, CASH_IN, -1, src, BRANCH, cents, cause, code)
-            moved = to_cents(cents * _uniform(forward_lo, forward_hi, rng) / 100.0)
-            t = t_dep + _gap(gap_lo, gap_hi, rng)
+            moved = to_cents(cents * uniform(forward_lo, forward_hi, rng) / 100.0)
+            t = t_dep + gap(gap_lo, gap_hi, rng)
             n = _step(time, rows, n, t, P2P, src, i, TRANSFER, moved, dep, code)
             total += moved
-            if latest < 0 or t > time[latest]:
-                latest = n - 1
-        t = time[latest] + _gap(gap_lo, gap_hi, rng)
-        cash = _notes(total * _uniform(forward_lo, forward_hi, rng))
+            if latest_transfer < 0 or t > time[latest_transfer]:
+                latest_transfer = n - 1
+        t = time[latest_transfer] + gap(gap_lo, gap_hi, rng)
+        cash = _notes(total * uniform(forward_lo, forward_hi, rng))
         if cash > 0:
-            n = _step(time, rows, n, t, ATM, i, -1, CH_ATM, cash, latest, code)
-        last[e] = _last(time, n0, n)
+            n = _step(time, rows, n, t, ATM, i, -1, CH_ATM, cash, latest_transfer, code)
+        last[e] = latest(time, n0, n)
     return n
 
 
@@ -243,31 +211,29 @@ def mule_fan_out(
         lo, k = ptr[e], ptr[e + 1] - ptr[e]
         key[e] = i
         a = rng.lognormal(amount_mu, amount_sigma)
-        d = deposits_lo + pick(deposits_hi - deposits_lo + 1, rng)
-        v = np.empty(d)
-        _split(v, rng)
+        d = count(deposits_lo, deposits_hi, rng)
+        v = split(d, rng)
         t = start[e]
         cause = -1
         for j in range(d):
             if j > 0:
-                t += _gap(gap_lo, gap_hi, rng)
+                t += gap(gap_lo, gap_hi, rng)
             n = _step(time, rows, n, t, CASH_IN, -1, i, BRANCH, to_cents(a * v[j]), cause, code)
             cause = n - 1
-        f = _uniform(forward_lo, forward_hi, rng)
-        w = np.empty(k)
-        _split(w, rng)
+        f = uniform(forward_lo, forward_hi, rng)
+        w = split(k, rng)
         for j in range(k):
-            t += _gap(gap_lo, gap_hi, rng)
+            t += gap(gap_lo, gap_hi, rng)
             mule = accounts[lo + j]
             cents = to_cents(a * f * w[j])
             n = _step(time, rows, n, t, P2P, i, mule, TRANSFER, cents, cause, code)
             cause = n - 1
             if rng.random() < cash_out:
-                t_atm = t + _gap(gap_lo, gap_hi, rng)
+                t_atm = t + gap(gap_lo, gap_hi, rng)
                 cash = _notes(cents)
                 if cash > 0:
                     n = _step(time, rows, n, t_atm, ATM, mule, -1, CH_ATM, cash, cause, code)
-        last[e] = _last(time, n0, n)
+        last[e] = latest(time, n0, n)
     return n
 
 
@@ -307,8 +273,8 @@ def cycle(
         payer = i
         for h in range(k + 1):
             payee = accounts[lo + h] if h < k else i
-            cents = to_cents(cents * _uniform(forward_lo, forward_hi, rng) / 100.0)
-            t += _gap(gap_lo, gap_hi, rng)
+            cents = to_cents(cents * uniform(forward_lo, forward_hi, rng) / 100.0)
+            t += gap(gap_lo, gap_hi, rng)
             n = _step(time, rows, n, t, P2P, payer, payee, TRANSFER, cents, n - 1, code)
             payer = payee
         last[e] = n - 1  # the hops are a chain: the last one written is the latest
@@ -351,19 +317,18 @@ def scatter_gather(
         gatherer = accounts[lo + k]
         key[e] = gatherer
         a = rng.lognormal(amount_mu, amount_sigma)
-        w = np.empty(k)
-        _split(w, rng)
+        w = split(k, rng)
         t = start[e]
         n = _step(time, rows, n, t, CASH_IN, -1, i, BRANCH, to_cents(a), -1, code)
         cause = n - 1
         for j in range(k):
             mid = accounts[lo + j]
-            t += _gap(gap_lo, gap_hi, rng)
+            t += gap(gap_lo, gap_hi, rng)
             cents = to_cents(a * w[j])
             n = _step(time, rows, n, t, P2P, i, mid, TRANSFER, cents, cause, code)
             cause = n - 1
-            moved = to_cents(cents * _uniform(forward_lo, forward_hi, rng) / 100.0)
-            t_gather = t + _gap(gap_lo, gap_hi, rng)
+            moved = to_cents(cents * uniform(forward_lo, forward_hi, rng) / 100.0)
+            t_gather = t + gap(gap_lo, gap_hi, rng)
             n = _step(time, rows, n, t_gather, P2P, mid, gatherer, TRANSFER, moved, cause, code)
-        last[e] = _last(time, n0, n)
+        last[e] = latest(time, n0, n)
     return n

@@ -12,30 +12,21 @@ from __future__ import annotations
 import numpy as np
 
 from eventforge.simulators.agent_based import payments_kernels as K
-from eventforge.simulators.agent_based.payments_laundering_kernels import SECOND
-from eventforge.simulators.agent_based.payments_reference import _cents, _pick
+from eventforge.simulators.agent_based.payments_planning_reference import (
+    count,
+    gap,
+    latest,
+    split,
+    spread,
+    uniform,
+)
+from eventforge.simulators.agent_based.payments_reference import to_cents
 
 __all__ = ["cycle", "mule_fan_in", "mule_fan_out", "scatter_gather"]
 
 #: A step: ``(time, type, from, to, channel, cents, cause)``, the cause an index into the
 #: episode's list of steps (-1: the root).
 Step = tuple[float, int, int, int, int, int, int]
-
-
-def _uniform(lo: float, hi: float, rng: np.random.Generator) -> float:
-    return lo + (hi - lo) * rng.random()
-
-
-def _gap(lo: float, hi: float, rng: np.random.Generator) -> float:
-    return max(lo + (hi - lo) * rng.random(), SECOND)
-
-
-def _split(k: int, rng: np.random.Generator) -> list[float]:
-    draws = [rng.exponential(1.0) for _ in range(k)]
-    total = 0.0
-    for x in draws:  # left to right, like the kernel (sum() compensates from Python 3.12)
-        total += x
-    return [x / total for x in draws]
 
 
 def _notes(cents: float) -> int:
@@ -66,12 +57,6 @@ def _emit(steps: list[Step], code: int, time: np.ndarray, rows: np.ndarray, n: i
     return n + len(steps)
 
 
-def _latest(steps: list[Step]) -> int:
-    """The index of the first step with the latest time."""
-    times = [s[0] for s in steps]
-    return times.index(max(times))
-
-
 def mule_fan_in(
     subject: np.ndarray,
     start: np.ndarray,
@@ -96,29 +81,28 @@ def mule_fan_in(
     n = 0
     for e, i in enumerate(subject.tolist()):
         sources = accounts[ptr[e] : ptr[e + 1]].tolist()
-        window = _uniform(window_lo, window_hi, rng)
-        u = [0.0, *sorted(rng.random() for _ in range(len(sources) - 1))]
+        window = uniform(window_lo, window_hi, rng)
+        times = spread(len(sources), float(start[e]), window, rng)
         steps: list[Step] = []
         transfers: list[int] = []  # indices of the transfers in steps
-        for j, src in enumerate(sources):
+        for j, (src, t_dep) in enumerate(zip(sources, times, strict=True)):
             if j == 0:
-                t_dep, cause = float(start[e]), -1
+                cause = -1
             else:
-                t_dep = max(start[e] + window * u[j], steps[-2][0] + SECOND)
                 previous_transfer = len(steps) - 1
                 cause = previous_transfer if steps[-1][0] < t_dep else previous_transfer - 1
-            cents = _cents(rng.lognormal(amount_mu, amount_sigma))
+            cents = to_cents(rng.lognormal(amount_mu, amount_sigma))
             steps.append(_deposit(t_dep, src, cents, cause))
-            moved = _cents(cents * _uniform(forward_lo, forward_hi, rng) / 100.0)
-            t = t_dep + _gap(gap_lo, gap_hi, rng)
+            moved = to_cents(cents * uniform(forward_lo, forward_hi, rng) / 100.0)
+            t = t_dep + gap(gap_lo, gap_hi, rng)
             steps.append(_transfer(t, src, i, moved, len(steps) - 1))
             transfers.append(len(steps) - 1)
-        latest = max(transfers, key=lambda s: (steps[s][0], -s))  # the first on a tie
-        t = steps[latest][0] + _gap(gap_lo, gap_hi, rng)
-        cash = _notes(sum(steps[s][5] for s in transfers) * _uniform(forward_lo, forward_hi, rng))
+        latest_transfer = max(transfers, key=lambda s: (steps[s][0], -s))  # the first on a tie
+        t = steps[latest_transfer][0] + gap(gap_lo, gap_hi, rng)
+        cash = _notes(sum(steps[s][5] for s in transfers) * uniform(forward_lo, forward_hi, rng))
         if cash > 0:
-            steps.append(_withdrawal(t, i, cash, latest))
-        key[e], last[e] = i, n + _latest(steps)
+            steps.append(_withdrawal(t, i, cash, latest_transfer))
+        key[e], last[e] = i, n + latest([s[0] for s in steps])
         n = _emit(steps, code, time, rows, n)
     return n
 
@@ -149,25 +133,25 @@ def mule_fan_out(
     for e, i in enumerate(subject.tolist()):
         mules = accounts[ptr[e] : ptr[e + 1]].tolist()
         placed = rng.lognormal(amount_mu, amount_sigma)
-        d = deposits_lo + _pick(deposits_hi - deposits_lo + 1, rng)
+        d = count(deposits_lo, deposits_hi, rng)
         steps: list[Step] = []
         t = float(start[e])
-        for j, v in enumerate(_split(d, rng)):
+        for j, v in enumerate(split(d, rng)):
             if j > 0:
-                t += _gap(gap_lo, gap_hi, rng)
-            steps.append(_deposit(t, i, _cents(placed * v), len(steps) - 1))
-        forward = _uniform(forward_lo, forward_hi, rng)
+                t += gap(gap_lo, gap_hi, rng)
+            steps.append(_deposit(t, i, to_cents(placed * v), len(steps) - 1))
+        forward = uniform(forward_lo, forward_hi, rng)
         chain = len(steps) - 1  # the step the next transfer follows from
-        for mule, w in zip(mules, _split(len(mules), rng), strict=True):
-            t += _gap(gap_lo, gap_hi, rng)
-            cents = _cents(placed * forward * w)
+        for mule, w in zip(mules, split(len(mules), rng), strict=True):
+            t += gap(gap_lo, gap_hi, rng)
+            cents = to_cents(placed * forward * w)
             steps.append(_transfer(t, i, mule, cents, chain))
             chain = len(steps) - 1
             if rng.random() < cash_out:
-                t_atm = t + _gap(gap_lo, gap_hi, rng)
+                t_atm = t + gap(gap_lo, gap_hi, rng)
                 if _notes(cents) > 0:
                     steps.append(_withdrawal(t_atm, mule, _notes(cents), chain))
-        key[e], last[e] = i, n + _latest(steps)
+        key[e], last[e] = i, n + latest([s[0] for s in steps])
         n = _emit(steps, code, time, rows, n)
     return n
 
@@ -194,12 +178,12 @@ def cycle(
     n = 0
     for e, i in enumerate(subject.tolist()):
         ring = accounts[ptr[e] : ptr[e + 1]].tolist()
-        cents = _cents(rng.lognormal(amount_mu, amount_sigma))
+        cents = to_cents(rng.lognormal(amount_mu, amount_sigma))
         t = float(start[e])
         steps = [_deposit(t, i, cents, -1)]
         for payer, payee in zip([i, *ring], [*ring, i], strict=True):
-            cents = _cents(cents * _uniform(forward_lo, forward_hi, rng) / 100.0)
-            t += _gap(gap_lo, gap_hi, rng)
+            cents = to_cents(cents * uniform(forward_lo, forward_hi, rng) / 100.0)
+            t += gap(gap_lo, gap_hi, rng)
             steps.append(_transfer(t, payer, payee, cents, len(steps) - 1))
         key[e], last[e] = i, n + len(steps) - 1
         n = _emit(steps, code, time, rows, n)
@@ -229,18 +213,18 @@ def scatter_gather(
     for e, i in enumerate(subject.tolist()):
         *middle, gatherer = accounts[ptr[e] : ptr[e + 1]].tolist()
         placed = rng.lognormal(amount_mu, amount_sigma)
-        weights = _split(len(middle), rng)
+        weights = split(len(middle), rng)
         t = float(start[e])
-        steps = [_deposit(t, i, _cents(placed), -1)]
+        steps = [_deposit(t, i, to_cents(placed), -1)]
         chain = 0  # the step the next scatter follows from
         for mid, w in zip(middle, weights, strict=True):
-            t += _gap(gap_lo, gap_hi, rng)
-            cents = _cents(placed * w)
+            t += gap(gap_lo, gap_hi, rng)
+            cents = to_cents(placed * w)
             steps.append(_transfer(t, i, mid, cents, chain))
             chain = len(steps) - 1
-            moved = _cents(cents * _uniform(forward_lo, forward_hi, rng) / 100.0)
-            t_gather = t + _gap(gap_lo, gap_hi, rng)
+            moved = to_cents(cents * uniform(forward_lo, forward_hi, rng) / 100.0)
+            t_gather = t + gap(gap_lo, gap_hi, rng)
             steps.append(_transfer(t_gather, mid, gatherer, moved, chain))
-        key[e], last[e] = gatherer, n + _latest(steps)
+        key[e], last[e] = gatherer, n + latest([s[0] for s in steps])
         n = _emit(steps, code, time, rows, n)
     return n

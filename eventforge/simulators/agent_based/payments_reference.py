@@ -14,23 +14,26 @@ import numpy as np
 
 from eventforge.simulators.agent_based import payments_kernels as K
 
-__all__ = ["apply_day", "generate_day", "grow", "time_order"]
+__all__ = ["apply_day", "draw_index", "generate_day", "grow", "pick", "time_order", "to_cents"]
 
 
-def _cents(amount: float) -> int:
+def to_cents(amount: float) -> int:
+    """Reference of :func:`payments_kernels.to_cents`."""
     return max(1, math.floor(amount * 100.0 + 0.5))
 
 
-def _index(cum: np.ndarray, rng: np.random.Generator) -> int:
+def draw_index(cum: np.ndarray, rng: np.random.Generator) -> int:
+    """Reference of :func:`payments_kernels.draw_index`."""
     return int(np.searchsorted(cum, rng.random(), side="right"))
 
 
 def _time(day: float, hour_cum: np.ndarray, rng: np.random.Generator) -> float:
-    hour = _index(hour_cum, rng)
+    hour = draw_index(hour_cum, rng)
     return day + (hour + rng.random()) / 24.0
 
 
-def _pick(m: int, rng: np.random.Generator) -> int:
+def pick(m: int, rng: np.random.Generator) -> int:
+    """Reference of :func:`epidemic_kernels.pick`."""
     return int(rng.random() * m)
 
 
@@ -100,38 +103,38 @@ def generate_day(
             if not bill_due[b]:
                 continue
             t = d + (K.BILL_HOUR + rng.random()) / 24.0
-            cents = _cents(rng.lognormal(bill_mu[b], bill_sigma[b]))
+            cents = to_cents(rng.lognormal(bill_mu[b], bill_sigma[b]))
             m = int(payee[i, b - first_bill])
             merchant = (m, int(merchant_cat[m]))
             rows.append((t, K.BILL, i, n_customers + m, *merchant, K.TRANSFER, -1, cents))
         if card_rate[s] > 0.0:
             for _ in range(int(rng.poisson(card_rate[s]))):
-                c = _index(cat_cum[s], rng)
+                c = draw_index(cat_cum[s], rng)
                 lo, hi = int(merch_ptr[c]), int(merch_ptr[c + 1])
-                m = lo + _index(merch_cum[lo:hi], rng)
-                cents = _cents(rng.lognormal(amount_mu[c], amount_sigma[c]))
-                channel = _index(channel_cum[c], rng)
+                m = lo + draw_index(merch_cum[lo:hi], rng)
+                cents = to_cents(rng.lognormal(amount_mu[c], amount_sigma[c]))
+                channel = draw_index(channel_cum[c], rng)
                 t = _time(d, hour_cum, rng)
                 device = -1
                 if channel != K.POS:
                     mine = dev_ids[dev_ptr[i] : dev_ptr[i + 1]]
-                    device = int(mine[_pick(len(mine), rng)])
+                    device = int(mine[pick(len(mine), rng)])
                 rows.append((t, K.CARD, i, n_customers + m, m, c, channel, device, cents))
         friends = indices[indptr[i] : indptr[i + 1]]
         if p2p_rate[s] > 0.0 and len(friends) > 0:
             for _ in range(int(rng.poisson(p2p_rate[s]))):
-                j = int(friends[_pick(len(friends), rng)])
-                cents = _cents(rng.lognormal(p2p_mu[s], p2p_sigma[s]))
+                j = int(friends[pick(len(friends), rng)])
+                cents = to_cents(rng.lognormal(p2p_mu[s], p2p_sigma[s]))
                 t = _time(d, hour_cum, rng)
                 rows.append((t, K.P2P, i, j, -1, -1, K.TRANSFER, -1, cents))
         if atm_rate[s] > 0.0:
             for _ in range(int(rng.poisson(atm_rate[s]))):
-                cents = int(atm_cents[s, _index(atm_cum[s], rng)])
+                cents = int(atm_cents[s, draw_index(atm_cum[s], rng)])
                 t = _time(d, hour_cum, rng)
                 rows.append((t, K.ATM, i, -1, -1, -1, K.CH_ATM, -1, cents))
         if cash_rate[s] > 0.0:
             for _ in range(int(rng.poisson(cash_rate[s]))):
-                cents = _cents(rng.lognormal(cash_mu[s], cash_sigma[s]))
+                cents = to_cents(rng.lognormal(cash_mu[s], cash_sigma[s]))
                 t = _time(d, hour_cum, rng)
                 rows.append((t, K.CASH_IN, -1, i, -1, -1, K.BRANCH, -1, cents))
     tx_time, tx = grow(tx_time, tx, n, n + len(rows))
