@@ -66,6 +66,15 @@ def test_seq_counts_up_across_batches_and_timestamps_follow_time() -> None:
     [
         ({"time": np.array([1.0, 0.5])}, "out of time order"),
         ({"time": np.array([0.0, np.nan])}, "non-finite time"),
+        # Wherever the bad value sits: the order check alone lets infinities at the ends and a
+        # NaN through, so each end and the middle are tried.
+        ({"time": np.array([np.nan, 1.0])}, "non-finite time"),
+        ({"time": np.array([-np.inf, 1.0])}, "non-finite time"),
+        ({"time": np.array([0.0, np.inf])}, "non-finite time"),
+        ({"time": np.array([0.0, np.nan, 1.0]), "entity_id": [0] * 3, "event": [0] * 3}, "non-f"),
+        ({"time": np.array([np.nan]), "entity_id": [0], "event": [0]}, "non-finite time"),
+        ({"time": np.array([2.0, np.nan, 1.0]), "entity_id": [0] * 3, "event": [0] * 3}, "non-f"),
+        ({"time": np.array([0.0, 2.0, 1.0]), "entity_id": [0] * 3, "event": [0] * 3}, "order"),
         ({"event": np.array([0, 2])}, "outside its vocabulary"),
         ({"cause": np.array([-1, 1])}, "does not precede"),
         ({"columns": {"nope": np.array([1.0, 2.0])}}, "undeclared columns"),
@@ -87,6 +96,38 @@ def test_time_may_not_go_back_across_batches() -> None:
     b.build(np.array([2.0]), np.array([0]), np.array([0]))
     with pytest.raises(RuntimeError, match="out of time order"):
         b.build(np.array([1.0]), np.array([0]), np.array([0]))
+
+
+def test_columns_kept_between_batches_depend_on_nothing_but_the_size() -> None:
+    # The columns kept for the largest batch (replication, weight, no cause, not rare, no kind)
+    # must give way to the events' own wherever a batch has them, grow with a larger batch and
+    # be cut to a smaller one.
+    b = builder()
+    plain = b.build(np.array([0.0, 1.0]), np.array([1, 2]), np.array([0, 1]))
+    labelled = b.build(
+        np.array([2.0, 3.0]),
+        np.array([1, 2]),
+        np.array([1, 1]),
+        cause=np.array([1, -1]),
+        rare_kind=np.array([-1, 0]),
+        weight=np.array([0.5, 2.0]),
+    )
+    forced = b.build(np.array([4.0, 5.0]), np.array([1, 2]), np.array([0, 0]), rare=[True, False])
+    again = b.build(np.array([6.0, 7.0]), np.array([3, 4]), np.array([0, 0]))
+    longer = b.build(np.array([8.0, 9.0, 10.0]), np.array([1, 2, 3]), np.array([0, 1, 0]))
+    shorter = b.build(np.array([11.0]), np.array([4]), np.array([1]), rare_kind=np.array([0]))
+    batches = [plain, labelled, forced, again, longer, shorter]
+    for batch in batches:
+        batch.validate(full=True)
+    table = pa.Table.from_batches(batches)
+    assert [len(x) for x in batches] == [2, 2, 2, 2, 3, 1]
+    assert table.column("replication").to_pylist() == [3] * 12
+    assert table.column("cause").to_pylist() == [None, None, 1, None] + [None] * 8
+    assert table.column("rare").to_pylist() == [False] * 3 + [True, True] + [False] * 6 + [True]
+    assert table.column("rare_kind").to_pylist() == [None] * 3 + ["burst"] + [None] * 7 + ["burst"]
+    assert table.column("weight").to_pylist() == [1.0, 1.0, 0.5, 2.0] + [1.0] * 8
+    with pytest.raises(ValueError, match="length"):
+        b.build(np.array([11.0, 12.0]), np.array([1, 2]), np.array([0, 0]), rare=[False])
 
 
 def test_categorical_negative_code_is_null() -> None:
