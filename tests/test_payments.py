@@ -165,9 +165,11 @@ def test_apply_day_of_plan_steps_equals_its_reference() -> None:
         out.append((*result, balance, frozen, step_seq, step_cents))
     for x, y in zip(out[0], out[1], strict=True):
         np.testing.assert_array_equal(x, y)
-    time, cols, event, _, entity, _, frozen, step_seq, _ = out[0]
+    time, cols, event, _, entity, tally, _, frozen, step_seq, _ = out[0]
     codes = np.bincount(event, minlength=5)
     assert codes[K.DECLINE] > 100 and codes[K.TRANSACTION] > 100
+    assert tally[K.T_DECLINED].sum() == codes[K.DECLINE]
+    assert tally[K.T_WRITTEN, K.ALERT] == codes[K.ALERT_EVENT]
     assert codes[K.ALERT_EVENT] > 10 and 0 < codes[K.ACCOUNT_FREEZE] <= frozen.sum()
     assert len(time) < n + m  # some steps had nothing to move
     assert np.all(np.diff(time) >= 0) and (entity >= 0).all()
@@ -188,7 +190,7 @@ def _one_day(rows: list[dict[str, int]], balance: list[int], limit: list[int]) -
     bal = np.array(balance, dtype=np.int64)
     frozen = np.zeros(len(balance), dtype=np.bool_)
     step_seq, step_cents = np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)
-    _, cols, event, _, _ = K.apply_day(
+    _, cols, event, _, _, _ = K.apply_day(
         np.arange(len(rows), dtype=np.float64), tx, len(rows), bal, np.array(limit, np.int64),
         frozen, np.arange(len(balance), dtype=np.int64), 0, step_seq, step_cents,
     )  # fmt: skip

@@ -45,7 +45,8 @@ from eventforge.simulators.agent_based.payments_kernels import (
     POS,
     PPM,
     TRANSFER,
-    draw_index,
+    draw_in,
+    draw_row,
     to_cents,
 )
 from eventforge.simulators.agent_based.payments_planning import (
@@ -282,10 +283,10 @@ def bust_out(
         w = split(k, rng)
         taken = 0.0
         for j in range(k):
-            c = draw_index(cat_cum[seg[i]], rng)
+            c = draw_row(cat_cum, seg[i], rng)
             lo = merch_ptr[c]
-            m = lo + draw_index(merch_cum[lo : merch_ptr[c + 1]], rng)
-            channel = draw_index(channel_cum[c], rng)
+            m = lo + draw_in(merch_cum, lo, merch_ptr[c + 1], rng)
+            channel = draw_row(channel_cum, c, rng)
             device = -1
             if channel != POS:
                 dlo = dev_ptr[i]

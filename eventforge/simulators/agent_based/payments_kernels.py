@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from eventforge._numba import inline, kernel
-from eventforge.simulators.agent_based.epidemic_kernels import pick
+from eventforge.simulators.agent_based.epidemic_kernels import pick, poisson
 
 # Transaction types: the order of the log's ``tx_type`` dictionary.
 TX_TYPES = ("card", "bill", "p2p", "salary", "atm", "cash_in")
@@ -58,19 +58,41 @@ def to_cents(amount: float) -> int:
 
 
 @inline
-def draw_index(cum: np.ndarray, rng: np.random.Generator) -> int:
-    """An index drawn by the normalised cumulative weights ``cum`` (last 1.0): one ``U[0, 1)``,
-    then the first ``k`` with ``cum[k] > U`` (``searchsorted(side='right')``, written out: Numba's
-    ``np.searchsorted`` on a scalar cost ~0.3 us a call, most of a day's time)."""
+def draw_in(cum: np.ndarray, lo: int, hi: int, rng: np.random.Generator) -> int:
+    """An index in ``[0, hi - lo)`` drawn by the normalised cumulative weights ``cum[lo:hi]``
+    (last 1.0): one ``U[0, 1)``, then the first ``k`` with ``cum[lo + k] > U``
+    (``searchsorted(side='right')``, written out: Numba's ``np.searchsorted`` on a scalar cost
+    ~0.3 us a call). Bounds rather than a slice: a slice passed to an inlined helper builds an
+    array object and counts references at every draw."""
     u = rng.random()
-    lo, hi = 0, cum.shape[0] - 1  # cum[-1] = 1.0 > u: the answer is in [lo, hi]
-    while lo < hi:
-        mid = (lo + hi) >> 1
+    a, b = lo, hi - 1  # cum[hi - 1] = 1.0 > u: the answer is in [a, b]
+    while a < b:
+        mid = (a + b) >> 1
         if cum[mid] > u:
-            hi = mid
+            b = mid
         else:
-            lo = mid + 1
-    return lo
+            a = mid + 1
+    return a - lo
+
+
+@inline
+def draw_row(cum: np.ndarray, row: int, rng: np.random.Generator) -> int:
+    """:func:`draw_in` over row ``row`` of the 2-D ``cum`` (no row view: see there)."""
+    u = rng.random()
+    a, b = 0, cum.shape[1] - 1
+    while a < b:
+        mid = (a + b) >> 1
+        if cum[row, mid] > u:
+            b = mid
+        else:
+            a = mid + 1
+    return a
+
+
+@inline
+def draw_index(cum: np.ndarray, rng: np.random.Generator) -> int:
+    """:func:`draw_in` over all of the 1-D ``cum``."""
+    return draw_in(cum, 0, cum.shape[0], rng)
 
 
 @inline
@@ -170,6 +192,7 @@ def _fill(
     cash_rate: np.ndarray,
     cash_mu: np.ndarray,
     cash_sigma: np.ndarray,
+    exp_neg: np.ndarray,
     tx_time: np.ndarray,
     tx: np.ndarray,
     n: int,
@@ -200,14 +223,14 @@ def _fill(
                     -1, cents,
                 )  # fmt: skip
         if card_rate[s] > 0.0:
-            k = rng.poisson(card_rate[s])
+            k = poisson(card_rate[s], exp_neg[0, s], rng)
             _fits(n + k, cap)
             for _ in range(k):
-                c = draw_index(cat_cum[s], rng)
+                c = draw_row(cat_cum, s, rng)
                 lo = merch_ptr[c]
-                m = lo + draw_index(merch_cum[lo : merch_ptr[c + 1]], rng)
+                m = lo + draw_in(merch_cum, lo, merch_ptr[c + 1], rng)
                 cents = to_cents(rng.lognormal(amount_mu[c], amount_sigma[c]))
-                channel = draw_index(channel_cum[c], rng)
+                channel = draw_row(channel_cum, c, rng)
                 t = draw_time(d, hour_cum, rng)
                 device = -1
                 if channel != POS:
@@ -216,7 +239,7 @@ def _fill(
                 n = _put(tx_time, tx, n, t, CARD, i, n_customers + m, m, c, channel, device, cents)
         deg = indptr[i + 1] - indptr[i]
         if p2p_rate[s] > 0.0 and deg > 0:
-            k = rng.poisson(p2p_rate[s])
+            k = poisson(p2p_rate[s], exp_neg[1, s], rng)
             _fits(n + k, cap)
             for _ in range(k):
                 j = indices[indptr[i] + pick(deg, rng)]
@@ -224,14 +247,14 @@ def _fill(
                 t = draw_time(d, hour_cum, rng)
                 n = _put(tx_time, tx, n, t, P2P, i, j, -1, -1, TRANSFER, -1, cents)
         if atm_rate[s] > 0.0:
-            k = rng.poisson(atm_rate[s])
+            k = poisson(atm_rate[s], exp_neg[2, s], rng)
             _fits(n + k, cap)
             for _ in range(k):
-                cents = atm_cents[s, draw_index(atm_cum[s], rng)]
+                cents = atm_cents[s, draw_row(atm_cum, s, rng)]
                 t = draw_time(d, hour_cum, rng)
                 n = _put(tx_time, tx, n, t, ATM, i, -1, -1, -1, CH_ATM, -1, cents)
         if cash_rate[s] > 0.0:
-            k = rng.poisson(cash_rate[s])
+            k = poisson(cash_rate[s], exp_neg[3, s], rng)
             _fits(n + k, cap)
             for _ in range(k):
                 cents = to_cents(rng.lognormal(cash_mu[s], cash_sigma[s]))
@@ -296,6 +319,13 @@ def generate_day(
     ``reserve`` bounds the rows one customer writes in a day (the model sets it so that a count
     beyond it has probability < 1e-30; exceeding it raises ``RuntimeError``). Returns
     ``(n, tx_time, tx)`` (the buffers may have grown)."""
+    # exp(-rate) of each Poisson count, once a day rather than at every draw (same draws).
+    exp_neg = np.empty((4, card_rate.shape[0]))
+    for s in range(card_rate.shape[0]):
+        exp_neg[0, s] = math.exp(-card_rate[s])
+        exp_neg[1, s] = math.exp(-p2p_rate[s])
+        exp_neg[2, s] = math.exp(-atm_rate[s])
+        exp_neg[3, s] = math.exp(-cash_rate[s])
     i = 0
     while True:
         i, n = _fill(
@@ -303,7 +333,7 @@ def generate_day(
             bill_sigma, payee, merchant_cat, card_rate, cat_cum, merch_ptr, merch_cum,
             amount_mu, amount_sigma, channel_cum, hour_cum, dev_ptr, dev_ids, indptr,
             indices, p2p_rate, p2p_mu, p2p_sigma, atm_rate, atm_cum, atm_cents,
-            cash_rate, cash_mu, cash_sigma, tx_time, tx, n, rng,
+            cash_rate, cash_mu, cash_sigma, exp_neg, tx_time, tx, n, rng,
         )  # fmt: skip
         if i >= seg.shape[0]:
             return n, tx_time, tx
@@ -351,6 +381,11 @@ def time_order(t: np.ndarray) -> np.ndarray:
 
 #: Columns of the applied rows (``DayEvents.cols``): those the log needs.
 N_OUT = C_DECOY + 1
+#: Rows of :func:`apply_day`'s tally: written events by row kind (transactions for the
+#: transaction types, then alerts and freezes), declines by type, cents moved by type, events by
+#: typology code, events by decoy code. Eight columns hold every kind and code.
+T_WRITTEN, T_DECLINED, T_CENTS, T_RARE, T_DECOY = range(5)
+TALLY_WIDTH = 8
 
 
 @kernel
@@ -365,7 +400,7 @@ def apply_day(
     first_seq: int,
     step_seq: np.ndarray,
     step_cents: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sort the day's ``n`` rows by time (stable: rows written first stay first on a tie) and
     apply them in that order to ``balance`` (cents by owner).
 
@@ -381,14 +416,16 @@ def apply_day(
     ``seq`` is ``first_seq`` + its place among the rows written.
 
     Returns the applied day as the log needs it, in one pass: ``(time, cols, event,
-    balance_after, entity)``; ``cols[c]`` is column ``c < N_OUT`` of the written rows
+    balance_after, entity, tally)``; ``cols[c]`` is column ``c < N_OUT`` of the written rows
     (column-major, so that each is contiguous) with ``C_FROM``/``C_TO`` as account ids
     (``acct[owner]``, -1 outside), ``C_CENTS`` the amount and ``C_CAUSE`` the cause's ``seq``;
     ``event`` is ``TRANSACTION``, ``DECLINE``, ``ACCOUNT_FREEZE`` or ``ALERT_EVENT``;
     ``balance_after`` the payer's balance after a successful debit, or the payee's after a
     credit from outside (0 otherwise); ``entity`` the payer's account (the payee's for credits
-    from outside, the account acted on for alerts and freezes)."""
+    from outside, the account acted on for alerts and freezes); ``tally`` the day's counts
+    (rows ``T_*``), so that the simulator's summary needs no pass of its own over the day."""
     order = time_order(tx_time[:n])
+    tally = np.zeros((5, TALLY_WIDTH), dtype=np.int64)
     time = np.empty(n)
     cols = np.empty((N_OUT, n), dtype=np.int64)
     event = np.empty(n, dtype=np.int8)
@@ -438,6 +475,16 @@ def apply_day(
         if step >= 0:
             step_seq[step] = first_seq + w
             step_cents[step] = cents if code == TRANSACTION else 0
+        if code == DECLINE:
+            tally[T_DECLINED, kind] += 1
+        else:
+            tally[T_WRITTEN, kind] += 1
+            if kind < ALERT:
+                tally[T_CENTS, kind] += cents
+        if tx[k, C_RARE] >= 0:
+            tally[T_RARE, tx[k, C_RARE]] += 1
+        if tx[k, C_DECOY] >= 0:
+            tally[T_DECOY, tx[k, C_DECOY]] += 1
         time[w] = tx_time[k]
         for col in range(N_OUT):
             cols[col, w] = tx[k, col]
@@ -448,4 +495,4 @@ def apply_day(
         entity[w] = acct[frm] if frm >= 0 else acct[to]
         event[w] = code
         w += 1
-    return time[:w], cols[:, :w], event[:w], after[:w], entity[:w]
+    return time[:w], cols[:, :w], event[:w], after[:w], entity[:w], tally

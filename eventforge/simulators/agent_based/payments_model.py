@@ -249,6 +249,8 @@ class PaymentsModel(mesa.Model):
         self.day = 0
         self.n_events = n + m  # the account_open events come first
         self.day_events: DayEvents | None = None
+        #: The last day's counts (``payments_kernels.T_*`` rows).
+        self.day_tally = np.zeros((5, K.TALLY_WIDTH), dtype=np.int64)
         self._tx_time = np.empty(1024)
         self._tx = np.empty((1024, K.N_COLS), dtype=np.int64)
         self._agents_made = False
@@ -360,7 +362,7 @@ class PaymentsModel(mesa.Model):
             self._tx_time, self._tx, 0, self._reserve(card_rate), self.rng,
         )  # fmt: skip
         n = self._inject(n)
-        time, cols, event, after, entity = self.kernels.apply_day(
+        time, cols, event, after, entity, self.day_tally = self.kernels.apply_day(
             self._tx_time, self._tx, n, self.balance, self.limit, self.frozen, self.acct,
             self.n_events, self.step_seq, self.step_cents,
         )  # fmt: skip

@@ -162,9 +162,9 @@ def apply_day(
     first_seq: int,
     step_seq: np.ndarray,
     step_cents: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reference of :func:`payments_kernels.apply_day`: each row decided by one function, the
-    written ones collected as tuples."""
+    written ones collected as tuples, the tally counted from them at the end."""
     order = time_order(tx_time[:n])
     written: list[tuple[float, list[int], int, int, int]] = []
 
@@ -221,10 +221,19 @@ def apply_day(
         written.append((float(tx_time[k]), cols, code, after, entity))
     m = len(written)
     cols_out = np.array([w[1] for w in written], dtype=np.int64).reshape(m, K.N_OUT)
+    tally = np.zeros((5, K.TALLY_WIDTH), dtype=np.int64)
+    for _, cols, code, _, _ in written:
+        kind, cents = cols[K.C_TYPE], cols[K.C_CENTS]
+        tally[K.T_DECLINED if code == K.DECLINE else K.T_WRITTEN, kind] += 1
+        tally[K.T_CENTS, kind] += cents if code == K.TRANSACTION else 0
+        for row, col in ((K.T_RARE, K.C_RARE), (K.T_DECOY, K.C_DECOY)):
+            if cols[col] >= 0:
+                tally[row, cols[col]] += 1
     return (
         np.array([w[0] for w in written], dtype=np.float64),
         np.ascontiguousarray(cols_out.T),
         np.array([w[2] for w in written], dtype=np.int8),
         np.array([w[3] for w in written], dtype=np.int64),
         np.array([w[4] for w in written], dtype=np.int64),
+        tally,
     )
