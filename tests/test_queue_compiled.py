@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,9 @@ import pytest
 import eventforge as ef
 from eventforge.check import check_dataset
 from eventforge.simulators.base import RunContext
-from eventforge.simulators.discrete_event.compiled_engine import CompiledEngine
+from eventforge.simulators.discrete_event import compiled_engine
+from eventforge.simulators.discrete_event import kernels as kn
+from eventforge.simulators.discrete_event.compiled_engine import CHUNK, CompiledEngine
 from eventforge.simulators.discrete_event.network import StationSpec
 from eventforge.simulators.discrete_event.queue_network import QueueNetwork
 from eventforge.simulators.discrete_event.reference import reference_network
@@ -324,6 +327,69 @@ def test_batches_bounded_and_summary_equals_replay() -> None:
     cause = frame["cause"].dropna().to_numpy()
     assert (cause < frame.loc[frame["cause"].notna(), "seq"].to_numpy()).all()
     assert sim.summary() == QueueNetwork.replay(batches)
+
+
+def test_log_does_not_depend_on_the_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The event loop runs a chunk ahead in a thread of its own and stops between events only:
+    # chunks of a few events (many calls, each resuming mid-run), a short first chunk then
+    # longer ones, and one chunk for the whole run give the same log, bit for bit, and the
+    # same totals (counted by the caller while the loop runs on).
+    horizon = 400.0
+    logs, totals = [], []
+    for chunk, first in ((40, 40), (997, 997), (CHUNK, 500), (200_000, 200_000)):
+        monkeypatch.setattr(compiled_engine, "FIRST", first)
+        engine = _engine(5)
+        parts = list(engine.events(horizon, 1 << 22, chunk))
+        logs.append({k: np.concatenate([c[k] for c in parts]) for k in parts[0]})
+        totals.append(engine.log)
+    assert len(logs[0]["time"]) > 2000
+    for log, total in zip(logs[1:], totals[1:], strict=True):
+        assert total == totals[0]
+        for k in logs[0]:
+            np.testing.assert_array_equal(log[k], logs[0][k], err_msg=k)
+    # And through the simulator: Arrow batches of 1,000 events vs of the whole log.
+    tables = [
+        pa.Table.from_batches(list(_sim(_NET | {"engine": "compiled"}, 300.0, 6, n).run()))
+        for n in (1000, 1 << 22)
+    ]
+    assert tables[0].num_rows > 1000 and tables[0].equals(tables[1])
+
+
+def _loop_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "eventforge-queue-loop"]
+
+
+def test_an_error_in_the_loop_thread_is_raised_in_the_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The kernel fails on its third call (of chunks of 50 events): the caller gets the two
+    # chunks before, then the very exception, and no loop thread is left running.
+    calls = []
+    run_network = kn.run_network
+
+    def failing(*args: Any) -> int:
+        calls.append(1)
+        if len(calls) == 3:
+            raise FloatingPointError("kernel failure")
+        return int(run_network(*args))
+
+    monkeypatch.setattr(kn, "run_network", failing)
+    got = []
+    with pytest.raises(FloatingPointError, match="kernel failure"):
+        for cols in _engine(3).events(400.0, 50, 50):
+            got.append(len(cols["time"]))
+    assert len(got) == 2 and not _loop_threads()
+
+
+def test_a_caller_stopping_early_stops_the_loop_thread() -> None:
+    engine = _engine(4)
+    events = engine.events(400.0, 100, 100)
+    first = next(events)
+    assert len(first["time"]) > 0 and _loop_threads()
+    events.close()
+    assert not _loop_threads()
+    # The columns handed out stay valid (each chunk has columns of its own).
+    assert (np.diff(first["time"]) >= 0).all()
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ by start of service), which changes the log, not its distribution.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,11 +39,21 @@ from eventforge.simulators.discrete_event.network import (
 )
 from eventforge.simulators.monte_carlo.sampling import cumulative
 
-__all__ = ["CompiledEngine", "LogTotals", "StationState", "dist_row"]
+__all__ = ["CHUNK", "FIRST", "CompiledEngine", "LogTotals", "StationState", "dist_row"]
+
+#: Events per call of the event loop (at most): small enough that the caller's work on the
+#: last chunk, which nothing overlaps, is short; large enough that the output columns of a
+#: chunk (52 bytes an event) get huge pages (NumPy asks for them from 4 MiB) and a call's fixed
+#: cost (~40 us to pass three dozen arrays) stays negligible. The first chunk is shorter.
+CHUNK = 131_072
+FIRST = 16_384
 
 # The output rows of the kernel (oe: int64, oi: int32), named as in EventLog.take's dict.
 _OUT64 = ("entity", "cause")
 _OUT32 = ("event", "kind", "station", "cls", "queue", "busy", "servers")
+# Output columns of one kernel call: times, int64 rows, int32 rows; bytes per event.
+_Out = tuple[np.ndarray, np.ndarray, np.ndarray]
+_EVENT_BYTES = 8 + 8 * len(_OUT64) + 4 * len(_OUT32)
 
 
 def dist_row(d: object | None, emp: list[float]) -> tuple[float, float, float]:
@@ -223,9 +235,9 @@ class CompiledEngine:
 
     def _state(self, n_cls: int, n_st: int, slots: int = 1024, queue: int = 256) -> None:
         """Mutable state arrays, carried across kernel calls."""
-        # Station rows and, last, the globals (and the log's totals, see kernels.tally): one
-        # array the kernel takes whole.
+        # Station rows and, last, the globals: one array the kernel takes whole.
         self.s = np.zeros((n_st + 1, kn.S_WIDTH), dtype=np.int64)
+        self.totals = np.zeros((n_st + 1, kn.T_WIDTH), dtype=np.int64)
         self.g = self.s[-1]
         self.g[kn.G_NFREE] = slots
         self.s[:-1, kn.S_UP] = 1
@@ -256,49 +268,99 @@ class CompiledEngine:
             self.q = np.concatenate([self.q, np.zeros_like(self.q)], axis=1)
             g[kn.G_QFULL] = 0
 
-    def events(self, horizon: float, limit: int) -> Iterator[dict[str, np.ndarray]]:
+    def events(
+        self, horizon: float, limit: int, chunk: int = CHUNK
+    ) -> Iterator[dict[str, np.ndarray]]:
         """Run to ``horizon``, yielding the log in column dicts of at most ``limit`` events.
 
-        Each kernel call writes into fresh output columns, so the yielded arrays are views of
-        them (no copy) that stay valid after the next call."""
-        cap = max(limit, 2 * self.out_margin)
-        of, oe, oi = self._out(cap)
-        while True:
-            status = kn.run_network(
-                self.rng, float(horizon), self.out_margin, self.heap_margin,
-                self.ccfg, self.rate, self.bound, self.profile, self.pat, self.balk_p,
-                self._week_hour0, self._units_per_hour, self._surges, self._codes[0],
-                self.ia, self.bcum, self._hour0, self.shifts, self.emp,
-                self.scfg, self.svc, self.ttf, self.rep, self._codes[1],
-                self.rcum, self.rdest, self.rcls, self.rn,
-                self.h, self.c, self.cf, self.fr, self.s, self.q, of, oe, oi,
-            )  # fmt: skip
-            n = int(self.g[kn.G_NOUT])
-            self.g[kn.G_NOUT] = 0
-            if n:
-                kn.tally(oi, n, self.s)
-                for lo in range(0, n, limit):
-                    hi = min(n, lo + limit)
-                    cols: dict[str, np.ndarray] = {"time": of[lo:hi]}
-                    cols |= {name: oe[j, lo:hi] for j, name in enumerate(_OUT64)}
-                    cols |= {name: oi[j, lo:hi] for j, name in enumerate(_OUT32)}
-                    yield cols
-                of, oe, oi = self._out(cap)
-            if status == kn.DONE:
-                return
-            if status == kn.GROW:
-                self._grow()
+        The event loop runs in a thread of its own, one output chunk (about ``min(chunk,
+        limit)`` events) ahead of the caller, which handles the chunk before (e.g. builds Arrow
+        batches): kernels release the GIL, so on two cores the two overlap. The loop thread
+        needs the GIL only between chunks; running on its own, it takes it when the caller
+        waits for the next chunk (a thread per chunk would wait for the GIL before each call
+        instead: measured slower than no thread at all). Only the loop thread touches the
+        loop's state. Each chunk has output columns of its own, so the yielded arrays are views
+        (no copy) that stay valid. The log does not depend on the chunk size (the loop stops
+        between events only). An exception in the loop thread is raised here; a caller that
+        stops early stops the loop thread too."""
+        cap = max(min(chunk, limit), 2 * self.out_margin)
+        free: queue.Queue[_Out | None] = queue.Queue()
+        chunks: queue.Queue[tuple[int, int, _Out] | BaseException] = queue.Queue()
+        stop = threading.Event()
+
+        def loop() -> None:
+            try:
+                while not stop.is_set() and (out := free.get()) is not None:
+                    status, n = self._advance(float(horizon), out)
+                    chunks.put((status, n, out))
+                    if status == kn.DONE:
+                        return
+            except BaseException as e:  # handed to the caller, which raises it
+                chunks.put(e)
+
+        thread = threading.Thread(target=loop, name="eventforge-queue-loop", daemon=True)
+        # A short first chunk: the caller soon has work (nothing overlaps the first chunk).
+        free.put(self._out(min(cap, max(FIRST, 2 * self.out_margin))))
+        thread.start()
+        free.put(self._out(cap))
+        try:
+            while True:
+                item = chunks.get()
+                if isinstance(item, BaseException):
+                    raise item
+                status, n, (of, oe, oi) = item
+                if status != kn.DONE:
+                    free.put(self._out(cap))
+                if n:
+                    kn.tally(oi, n, self.totals)
+                    for lo in range(0, n, limit):
+                        hi = min(n, lo + limit)
+                        cols: dict[str, np.ndarray] = {"time": of[lo:hi]}
+                        cols |= {name: oe[j, lo:hi] for j, name in enumerate(_OUT64)}
+                        cols |= {name: oi[j, lo:hi] for j, name in enumerate(_OUT32)}
+                        yield cols
+                if status == kn.DONE:
+                    return
+        finally:
+            stop.set()
+            free.put(None)  # wakes a loop thread waiting for columns
+            thread.join()
+
+    def _advance(self, horizon: float, out: _Out) -> tuple[int, int]:
+        """One call of the event loop into the output columns ``out`` (then growing the state
+        arrays if it asks): its status and the events written."""
+        status = kn.run_network(
+            self.rng, horizon, self.out_margin, self.heap_margin,
+            self.ccfg, self.rate, self.bound, self.profile, self.pat, self.balk_p,
+            self._week_hour0, self._units_per_hour, self._surges, self._codes[0],
+            self.ia, self.bcum, self._hour0, self.shifts, self.emp,
+            self.scfg, self.svc, self.ttf, self.rep, self._codes[1],
+            self.rcum, self.rdest, self.rcls, self.rn,
+            self.h, self.c, self.cf, self.fr, self.s, self.q, *out,
+        )  # fmt: skip
+        n = int(self.g[kn.G_NOUT])
+        self.g[kn.G_NOUT] = 0
+        if status == kn.GROW:
+            self._grow()
+        return status, n
 
     @staticmethod
-    def _out(cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fresh output columns for ``cap`` events: times, int64 rows, int32 rows."""
-        return np.empty(cap), np.empty((2, cap), dtype=np.int64), np.empty((7, cap), np.int32)
+    def _out(cap: int) -> _Out:
+        """Output columns for ``cap`` events (times, int64 rows, int32 rows), views of one
+        block: from ~80k events large enough for NumPy to ask the OS for huge pages, and so
+        for fewer page faults at the event loop's first writes. (Writing to each page in the
+        caller's thread beforehand, to spare the loop the faults, measured no faster: zeroing
+        the pages costs the caller as much.)"""
+        block = np.empty(cap * _EVENT_BYTES, dtype=np.uint8)
+        of = block[: 8 * cap].view(np.float64)
+        oe = block[8 * cap : 24 * cap].view(np.int64).reshape(2, cap)
+        return of, oe, block[24 * cap :].view(np.int32).reshape(7, cap)
 
     @property
     def log(self) -> LogTotals:
         """Events emitted, per station and event type, and per rare kind."""
-        counts = self.s[:, kn.S_COUNT : kn.G_KINDS].tolist()
-        return LogTotals(int(self.g[kn.G_COUNT]), counts, self.g[kn.G_KINDS :].tolist())
+        counts = self.totals[:, kn.T_EVENTS : kn.T_KINDS].tolist()
+        return LogTotals(int(self.g[kn.G_COUNT]), counts, self.totals[-1, kn.T_KINDS :].tolist())
 
     @property
     def stations(self) -> list[StationState]:

@@ -33,7 +33,7 @@ Layouts (column constants below):
   small ones as int32 (``O_*``: event, kind, station, class, queue, busy, servers), the
   dtypes of the log's Arrow columns, so that building a batch casts nothing; -1 means
   none/null, as in the SimPy engine's log. The totals per station and event type and per
-  rare kind are counted from them into ``s`` (``S_COUNT``, ``G_KINDS``) by :func:`tally`.
+  rare kind are counted from them by :func:`tally`, into an array of their own (``T_*``).
 - Distributions are rows ``(family, a, b)``: 0 exponential(mean a), 1 deterministic(a),
   2 lognormal(mu a, sigma b), 3 gamma(shape a, scale b), 4 weibull(shape a, scale b); a
   family < 0 means none (no patience); 5 empirical: ``a`` is the offset ``o`` of its block in
@@ -89,13 +89,14 @@ S_BUSY, S_NWAIT, S_UP, S_NEXT, S_BEGAN, S_SERVERS, S_QN, S_SHIFT = range(8)
 # the time held in h[0, 2]. G_QFULL: some station queue has room for 2 entries or fewer (what
 # one event may add: a customer and one it preempts), checked where queues grow, not per event.
 G_INIT, G_NFREE, G_NEXT_ID, G_COUNT, G_NOUT, G_PEND, G_PCLS, G_PKIND, G_QFULL = range(9)
-# Totals of the log, counted by :func:`tally` (S_COUNT + e: events of type e at each station,
-# in its row, and of station-less events, in the last row; G_KINDS + r, in the last row only:
-# events of rare kind r).
-S_COUNT = 9
-G_KINDS = S_COUNT + len(VOCABULARY)
-#: Columns of ``s`` (two rare kinds: surge and outage).
-S_WIDTH = G_KINDS + 2
+#: Columns of ``s``.
+S_WIDTH = 9
+# Columns of the log's totals, counted by :func:`tally` into an array of their own, one row per
+# station and a last one (T_EVENTS + e: events of type e at the station, or station-less events
+# in the last row; T_KINDS + r, in the last row only: events of rare kind r, surge and outage).
+T_EVENTS = 0
+T_KINDS = len(VOCABULARY)
+T_WIDTH = T_KINDS + 2
 # Output rows (oe: int64, oi: int32).
 OE_ENTITY, OE_CAUSE = range(2)
 O_EVENT, O_KIND, O_STATION, O_CLS, O_QUEUE, O_BUSY, O_SERVERS = range(7)
@@ -487,33 +488,40 @@ def run_network(
                     if s[st, S_QN] + 2 >= qcap:
                         s[-1, G_QFULL] = 1
                     disp = st
+        # The event's successor in its stream, if any: one push site rather than one per
+        # stream (the generated code counted a reference to the heap per push at those sites,
+        # none at this one, as at the service-end sites; the M/M/5's loop ~1% faster).
+        nt, ntyp, ntok = 0.0, -1, 0
         if typ == T_ARRIVAL and s[-1, G_PEND] == 0:
             # The next arrival is drawn after this one (and its whole batch) is handled, as the
             # SimPy process does.
-            _push(h, t + rng.exponential(1.0 / bound[ident]), T_ARRIVAL, ident, 0)
+            nt, ntyp = t + rng.exponential(1.0 / bound[ident]), T_ARRIVAL
         elif typ == T_RENEWAL:
             gap = _sample(ia[ident, 0], ia[ident, 1], ia[ident, 2], rng, emp)
-            _push(h, t + gap, T_RENEWAL, ident, 0)
+            nt, ntyp = t + gap, T_RENEWAL
         elif typ == T_REPAIR:
             up = _sample(ttf[ident, 0], ttf[ident, 1], ttf[ident, 2], rng, emp)
-            _push(h, t + up, T_FAIL, ident, 0)
+            nt, ntyp = t + up, T_FAIL
         elif typ == T_SHIFT:
             ns = scfg[ident, X_NSHIFT]
             # t + (boundary - t), not the boundary itself: SimPy's timeout arithmetic, to the bit.
             tn = _shift_time(shifts, ident, ns, tok + 1, hour0, units_per_hour)
-            _push(h, t + (tn - t), T_SHIFT, ident, tok + 1)
+            nt, ntyp, ntok = t + (tn - t), T_SHIFT, tok + 1
+        if ntyp >= 0:
+            _push(h, nt, ntyp, ident, ntok)
 
 
 @kernel
-def tally(oi, n, s):
-    """Add the first ``n`` output events of ``oi`` to the totals in ``s`` (``S_COUNT``,
-    ``G_KINDS``). A pass of its own after each :func:`run_network` call, ~2 ms for the M/M/5's
-    592k events against ~5 ms for the NumPy bincounts it replaced; counting in ``_emit``
-    instead slowed the event loop by ~5 ms."""
-    last = s.shape[0] - 1
+def tally(oi, n, totals):
+    """Add the first ``n`` output events of ``oi`` to ``totals`` (``T_*`` columns, a row per
+    station and a last one). A pass of its own over each :func:`run_network` output, ~2 ms for
+    the M/M/5's 592k events against ~5 ms for the NumPy bincounts it replaced; counting in
+    ``_emit`` instead slowed the event loop by ~5 ms. The totals are not the loop's state, so
+    the caller may count one output while the loop fills the next."""
+    last = totals.shape[0] - 1
     for j in range(n):
         st = oi[O_STATION, j]
-        s[last if st < 0 else st, S_COUNT + oi[O_EVENT, j]] += 1
+        totals[last if st < 0 else st, T_EVENTS + oi[O_EVENT, j]] += 1
         r = oi[O_KIND, j]
         if r >= 0:
-            s[last, G_KINDS + r] += 1
+            totals[last, T_KINDS + r] += 1
