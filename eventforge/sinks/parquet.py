@@ -58,6 +58,8 @@ REPLICATION_KEY = "eventforge.replication"
 _CODECS = ("zstd", "snappy", "lz4", "gzip", "none")
 # Integer columns that hold one value per part: a dictionary of one entry costs nothing.
 _CONSTANT_COLUMNS = frozenset({"replication"})
+#: Columns in non-decreasing order within a part (the log's contract), or constant in it.
+_SORTED_COLUMNS = frozenset({"replication", "seq", "time", "timestamp"})
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,10 @@ def writer_options(schema: pa.Schema, options: ParquetOptions) -> dict[str, Any]
         "compression_level": level,
         "use_dictionary": dictionary,
         "column_encoding": encoding,
-        "write_statistics": True,
+        # Min/max statistics where they prune: the columns in time order within a part and the
+        # constant replication. On the others (ids, amounts, codes) every row group spans the
+        # whole range, and computing them took ~a quarter of the payments log's writing time.
+        "write_statistics": [f.name for f in schema if f.name in _SORTED_COLUMNS],
         # Restores Arrow types Parquet lacks: dictionary columns, the timestamp's time zone.
         "store_schema": True,
     }
