@@ -19,7 +19,8 @@ Transactions = attempted transactions: ``transaction`` plus ``decline`` events (
 (one at 1M; the plain Mesa model runs once). The kernels are warmed on a small run first
 (Numba's cache), as in any long run.
 
-Run from the repository root: ``python -m benchmarks.bench_payments``.
+Run from the repository root: ``python -m benchmarks.bench_payments`` (every figure), or with
+sizes, e.g. ``python -m benchmarks.bench_payments 100000``, for the rates at those sizes only.
 """
 
 from __future__ import annotations
@@ -98,13 +99,13 @@ def _plain(params: PaymentsParams, start: Any, days: int) -> tuple[float, int, f
     return t1 - t0, model.transactions, t2 - t1
 
 
-def _rates(tmp: Path) -> None:
+def _rates(tmp: Path, sizes: list[int]) -> None:
     print(f"M transactions/s over {DAYS} days; best of {REPEAT} runs (1 at 1M)")
     print(
         f"{'customers':>9} | {'e2e Parquet':>11} | {'step':>7} | {'plain Mesa':>10} | "
         f"{'e2e/Mesa':>8} | {'step/Mesa':>9} | build s: ours, Mesa"
     )
-    for n in SIZES:
+    for n in sizes:
         repeat = 1 if n >= 1_000_000 else REPEAT
         scenario = _scenario(n)
         params = _params(scenario)
@@ -115,7 +116,7 @@ def _rates(tmp: Path) -> None:
         build = min(b for b, _, _ in steps)
         step_tx, step_s = steps[0][1], np.min([s for _, _, s in steps], axis=0)
         del steps
-        mesa_days = MESA_DAYS[n]
+        mesa_days = MESA_DAYS.get(n, 3)
         mesa_build, mesa_tx, mesa_s = _plain(params, scenario.start, mesa_days)
         e2e_rate, mesa_rate = tx / e2e_s, mesa_tx / mesa_s
         step_rate = step_tx[-1] / step_s[-1]
@@ -180,11 +181,13 @@ def _peak_rss() -> None:
 
 
 def main() -> None:
-    """Print every figure."""
+    """Print every figure (the rates only at the sizes given as arguments, if any)."""
+    sizes = [int(a) for a in sys.argv[1:]]
     ef.simulate(_scenario(2_000, 10))  # warm Numba's cache
     with tempfile.TemporaryDirectory() as tmp:
-        _rates(Path(tmp))
-    _peak_rss()
+        _rates(Path(tmp), sizes or SIZES)
+    if not sizes:
+        _peak_rss()
 
 
 if __name__ == "__main__":
