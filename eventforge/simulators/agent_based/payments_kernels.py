@@ -424,11 +424,7 @@ def apply_day(
     credit from outside (0 otherwise); ``entity`` the payer's account (the payee's for credits
     from outside, the account acted on for alerts and freezes); ``tally`` the day's counts
     (rows ``T_*``), so that the simulator's summary needs no pass of its own over the day."""
-    order = time_order(tx_time[:n])
-    rows = _in_order(tx, n, order)
-    time = np.empty(n)
-    for r in range(n):
-        time[r] = tx_time[order[r]]
+    time, rows = _in_order(tx_time, tx, n)
     tally = np.zeros((5, TALLY_WIDTH), dtype=np.int64)
     event = np.empty(n, dtype=np.int8)
     after = np.zeros(n, dtype=np.int64)
@@ -510,22 +506,50 @@ def apply_day(
 
 
 @kernel
-def _in_order(tx: np.ndarray, n: int, order: np.ndarray) -> np.ndarray:
-    """The first ``n`` rows of ``tx`` permuted by ``order``, column-major (``out[c, r] =
-    tx[order[r], c]``). Gathering whole rows in a random order missed the cache twice a row (a
-    day's buffer is tens of MB): the rows are transposed first, reading them in sequence, then
-    gathered one column at a time, each small enough to stay in cache (measured ~40% less
-    time for the whole of apply_day at 100k customers)."""
-    flat = np.empty((N_COLS, n), dtype=np.int64)
-    for k in range(n):
-        for col in range(N_COLS):
-            flat[col, k] = tx[k, col]
+def _in_order(tx_time: np.ndarray, tx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` rows in time order (stable: ``np.argsort(kind='stable')``'s order):
+    their times, and their columns column-major (``out[c, r]``).
+
+    A permutation gathered or scattered a row at a time misses the cache at every row once a
+    day's rows outgrow it (1.4 M rows, 160 MB, at a million customers). So the rows move in two
+    cache-friendly steps: first into ~n/1024 buckets of equal time width, in written order
+    (one sequential stream per bucket), then each bucket, small enough to stay in cache, is put
+    in order by :func:`time_order` and copied out. A bucket never decreases with time and
+    keeps its rows in written order, so the result is the global stable order. (Measured at a
+    million customers: 0.65 s a day for a global sort and gather, ~0.1 s like this.)"""
+    out_t = np.empty(n)
     out = np.empty((N_COLS, n), dtype=np.int64)
-    for col in range(N_COLS):
-        src, dst = flat[col], out[col]
-        for r in range(n):
-            dst[r] = src[order[r]]
-    return out
+    if n == 0:
+        return out_t, out
+    lo, hi = tx_time[:n].min(), tx_time[:n].max()
+    nb = max(1, n >> 10) if hi > lo else 1
+    scale = nb / (hi - lo) if hi > lo else 0.0
+    key = np.empty(n, dtype=np.int64)
+    start = np.zeros(nb + 1, dtype=np.int64)
+    for i in range(n):
+        b = min(int((tx_time[i] - lo) * scale), nb - 1)
+        key[i] = b
+        start[b + 1] += 1
+    for b in range(nb):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    stage_t = np.empty(n)
+    stage = np.empty((n, N_COLS), dtype=np.int64)
+    for i in range(n):
+        j = fill[key[i]]
+        fill[key[i]] = j + 1
+        stage_t[j] = tx_time[i]
+        for col in range(N_COLS):
+            stage[j, col] = tx[i, col]
+    for b in range(nb):
+        first, end = start[b], start[b + 1]
+        local = time_order(stage_t[first:end])
+        for r in range(end - first):
+            k = first + local[r]
+            out_t[first + r] = stage_t[k]
+            for col in range(N_COLS):
+                out[col, first + r] = stage[k, col]
+    return out_t, out
 
 
 @kernel
