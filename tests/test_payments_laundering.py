@@ -20,11 +20,7 @@ from eventforge.simulators.agent_based import (
     payments_laundering_kernels,
     payments_laundering_reference,
 )
-from eventforge.simulators.agent_based.payments_laundering import (
-    MIN_ACCOUNTS,
-    PLANNERS,
-    plan_scatter_gather,
-)
+from eventforge.simulators.agent_based.payments_laundering import PLANNERS, plan_scatter_gather
 from eventforge.simulators.agent_based.payments_model import PaymentsModel
 from eventforge.simulators.agent_based.payments_params import PaymentsParams
 from eventforge.simulators.agent_based.payments_planning import SECOND
@@ -34,7 +30,7 @@ from eventforge.simulators.agent_based.payments_typologies import (
     PlanContext,
     plan_context,
 )
-from eventforge.simulators.agent_based.payments_typology_params import TYPOLOGIES
+from eventforge.simulators.agent_based.payments_typology_params import TYPOLOGIES, least_accounts
 from eventforge.simulators.base import NoRareEvents
 from tests.simulate import START
 
@@ -340,11 +336,12 @@ def test_notes_under_one_are_not_withdrawn(ctx: PlanContext) -> None:
 def test_too_few_accounts_are_refused(ctx: PlanContext) -> None:
     one = np.array([5], dtype=np.int64)
     ep = EpisodeDraw(np.array([1]), np.array([0.5]), np.array([0, 1]), one)
-    assert MIN_ACCOUNTS["scatter_gather"] == 2
-    with pytest.raises(ValueError, match=r"scatter_gather: episode 0 .* needs at least 2"):
+    assert least_accounts("scatter_gather") == 2
+    refused = r"scatter_gather: episode 0 has 1 other accounts \(needs >= 2"
+    with pytest.raises(ValueError, match=refused):
         plan_scatter_gather(ctx, _params("scatter_gather"), ep, CODE, np.random.default_rng(0))
 
 
 def test_planners_cover_the_laundering_typologies() -> None:
-    assert set(PLANNERS) == set(MIN_ACCOUNTS) == set(KINDS)
+    assert set(PLANNERS) == set(KINDS)
     assert set(PLANNERS) <= set(TYPOLOGIES)

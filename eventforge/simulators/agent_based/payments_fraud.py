@@ -17,12 +17,16 @@ from types import ModuleType
 import numpy as np
 
 from eventforge.simulators.agent_based import payments_fraud_kernels as K
-from eventforge.simulators.agent_based.payments_kernels import N_COLS, ONLINE, POS
+from eventforge.simulators.agent_based.payments_kernels import ONLINE, POS
 from eventforge.simulators.agent_based.payments_typologies import (
     EpisodeDraw,
     EpisodeRows,
     PlanContext,
     Planner,
+    episode_arrays,
+    in_days,
+    planned_rows,
+    row_buffers,
 )
 from eventforge.simulators.agent_based.payments_typology_params import (
     AccountTakeover,
@@ -44,48 +48,8 @@ __all__ = [
 ]
 
 
-def _days(duration: list[float], ctx: PlanContext) -> tuple[float, float]:
-    """A duration range in scenario units as ``(low, high)`` in days."""
-    return float(duration[0]) / ctx.day_units, float(duration[1]) / ctx.day_units
-
-
 def _range(values: list[float]) -> tuple[float, float]:
     return float(values[0]), float(values[1])
-
-
-def _episodes(
-    episodes: EpisodeDraw, kind: str, least: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The draw's arrays with the kernels' dtypes, after checking that every episode has at
-    least ``least`` other accounts (the kernels index them without looking)."""
-    counts = np.diff(episodes.ptr)
-    if len(episodes) and counts.min() < least:
-        e = int(np.argmin(counts))
-        raise ValueError(
-            f"{kind}: episode {e} has {int(counts[e])} other accounts (needs >= {least})"
-        )
-    return (
-        np.ascontiguousarray(episodes.subject, dtype=np.int64),
-        np.ascontiguousarray(episodes.start, dtype=np.float64),
-        np.ascontiguousarray(episodes.ptr, dtype=np.int64),
-        np.ascontiguousarray(episodes.accounts, dtype=np.int64),
-    )
-
-
-def _buffers(bound: int, n_episodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return (
-        np.empty(bound),
-        np.empty((bound, N_COLS), dtype=np.int64),
-        np.empty(n_episodes, dtype=np.int64),
-        np.empty(n_episodes, dtype=np.int64),
-    )
-
-
-def _rows(
-    n: int, buffers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], new_devices: int
-) -> EpisodeRows:
-    time, rows, key, last = buffers
-    return EpisodeRows(time[:n].copy(), rows[:n].copy(), key, last, new_devices)
 
 
 def online_merchants(ctx: PlanContext) -> np.ndarray:
@@ -116,13 +80,13 @@ def plan_account_takeover(
 ) -> EpisodeRows:
     """Account takeover: drains of the subject to each mule, the mules' ATM withdrawals (see
     :func:`payments_fraud_kernels.account_takeover`). Needs >= 1 mule per episode."""
-    subject, start, ptr, accounts = _episodes(episodes, "account_takeover", 1)
-    out = _buffers(2 * accounts.shape[0], len(episodes))
+    subject, start, ptr, accounts = episode_arrays("account_takeover", episodes)
+    out = row_buffers(2 * accounts.shape[0], len(episodes))
     n = kernels.account_takeover(
-        subject, start, ptr, accounts, *_range(params.drain), *_days(params.gap, ctx),
-        float(params.cash_out), *_days(params.cash_out_delay, ctx), code, rng, *out,
+        subject, start, ptr, accounts, *_range(params.drain), *in_days(params.gap, ctx),
+        float(params.cash_out), *in_days(params.cash_out_delay, ctx), code, rng, *out,
     )  # fmt: skip
-    return _rows(n, out, 0)
+    return planned_rows(n, out, 0)
 
 
 def plan_card_testing(
@@ -137,19 +101,19 @@ def plan_card_testing(
     """Card testing: small online payments from a new device per episode, then maybe a large
     one (see :func:`payments_fraud_kernels.card_testing`). Raises ``ValueError`` if there are
     episodes but no merchant sells online."""
-    subject, start, _, _ = _episodes(episodes, "card_testing", 0)
+    subject, start, _, _ = episode_arrays("card_testing", episodes)
     online = online_merchants(ctx)
     if len(episodes) and online.shape[0] == 0:
         raise ValueError("card_testing: no merchant category has an online channel weight > 0")
     tests = (int(params.tests[0]), int(params.tests[1]))
-    out = _buffers(len(episodes) * (tests[1] + 1), len(episodes))
+    out = row_buffers(len(episodes) * (tests[1] + 1), len(episodes))
     n = kernels.card_testing(
-        subject, start, *tests, *_range(params.amount), *_days(params.gap, ctx),
+        subject, start, *tests, *_range(params.amount), *in_days(params.gap, ctx),
         float(params.cash_out), math.log(params.cash_out_amount.median),
-        float(params.cash_out_amount.sigma), *_days(params.cash_out_delay, ctx), online,
+        float(params.cash_out_amount.sigma), *in_days(params.cash_out_delay, ctx), online,
         ctx.merchant_cat, ctx.n_customers, code, rng, *out,
     )  # fmt: skip
-    return _rows(n, out, len(episodes))
+    return planned_rows(n, out, len(episodes))
 
 
 def plan_bust_out(
@@ -163,15 +127,15 @@ def plan_bust_out(
 ) -> EpisodeRows:
     """Bust-out: the subject's burst of purchases spending its available funds (see
     :func:`payments_fraud_kernels.bust_out`)."""
-    subject, start, _, _ = _episodes(episodes, "bust_out", 0)
+    subject, start, _, _ = episode_arrays("bust_out", episodes)
     purchases = (int(params.purchases[0]), int(params.purchases[1]))
-    out = _buffers(len(episodes) * purchases[1], len(episodes))
+    out = row_buffers(len(episodes) * purchases[1], len(episodes))
     n = kernels.bust_out(
-        subject, start, *purchases, *_range(params.spend), *_days(params.window, ctx), ctx.seg,
+        subject, start, *purchases, *_range(params.spend), *in_days(params.window, ctx), ctx.seg,
         ctx.cat_cum, ctx.merch_ptr, ctx.merch_cum, ctx.channel_cum, ctx.dev_ptr, ctx.dev_ids,
         ctx.n_customers, code, rng, *out,
     )  # fmt: skip
-    return _rows(n, out, 0)
+    return planned_rows(n, out, 0)
 
 
 def plan_family_fan_out(
@@ -185,15 +149,15 @@ def plan_family_fan_out(
 ) -> EpisodeRows:
     """Decoy family fan-out: payday transfers to relatives (see
     :func:`payments_fraud_kernels.family_fan_out`); ``episodes.start`` is not used."""
-    subject, _, ptr, accounts = _episodes(episodes, "family_fan_out", 0)
+    subject, _, ptr, accounts = episode_arrays("family_fan_out", episodes)
     pay_ptr, pay_days = paydays(ctx)
     per_payday = np.diff(pay_ptr)[ctx.seg[subject]]
-    out = _buffers(int((np.diff(ptr) * per_payday).sum()), len(episodes))
+    out = row_buffers(int((np.diff(ptr) * per_payday).sum()), len(episodes))
     n = kernels.family_fan_out(
-        subject, ptr, accounts, *_range(params.part), *_days(params.gap, ctx), ctx.seg,
+        subject, ptr, accounts, *_range(params.part), *in_days(params.gap, ctx), ctx.seg,
         ctx.salary, pay_ptr, pay_days, code, rng, *out,
     )  # fmt: skip
-    return _rows(n, out, 0)
+    return planned_rows(n, out, 0)
 
 
 def plan_invoice_fan_in(
@@ -208,14 +172,14 @@ def plan_invoice_fan_in(
     """Decoy invoice fan-in: payers' invoices to the subject, then its payment to the supplier
     (see :func:`payments_fraud_kernels.invoice_fan_in`). Needs >= 2 accounts per episode (a
     payer, and the supplier last)."""
-    subject, start, ptr, accounts = _episodes(episodes, "invoice_fan_in", 2)
-    out = _buffers(accounts.shape[0], len(episodes))
+    subject, start, ptr, accounts = episode_arrays("invoice_fan_in", episodes)
+    out = row_buffers(accounts.shape[0], len(episodes))
     n = kernels.invoice_fan_in(
         subject, start, ptr, accounts, math.log(params.amount.median),
-        float(params.amount.sigma), *_days(params.window, ctx), *_range(params.forward),
-        *_days(params.gap, ctx), code, rng, *out,
+        float(params.amount.sigma), *in_days(params.window, ctx), *_range(params.forward),
+        *in_days(params.gap, ctx), code, rng, *out,
     )  # fmt: skip
-    return _rows(n, out, 0)
+    return planned_rows(n, out, 0)
 
 
 #: The planners of this module's kinds, by name.

@@ -39,10 +39,12 @@ import numpy as np
 from eventforge.simulators.agent_based import payments_kernels as K
 from eventforge.simulators.agent_based.contacts import PopulationSpec, build_population
 from eventforge.simulators.agent_based.payments_typology_params import (
+    ACCOUNTS,
     DECOYS,
     TYPOLOGIES,
     Episodes,
     PaymentsRareEvents,
+    least_accounts,
 )
 
 __all__ = [
@@ -52,8 +54,12 @@ __all__ = [
     "PlanContext",
     "Planner",
     "draw_roles",
+    "episode_arrays",
+    "in_days",
     "make_plan",
     "plan_context",
+    "planned_rows",
+    "row_buffers",
 ]
 
 
@@ -166,19 +172,50 @@ class Plan:
 
 #: Roles in the order of their codes: the typologies, the decoys, then the mules.
 ROLES = (*TYPOLOGIES, *DECOYS, "mule")
-#: The parameter naming each kind's other accounts, and how many more are drawn after them
-#: (scatter-gather's gatherer, the invoices' supplier).
-ACCOUNTS: dict[str, tuple[str | None, int]] = {
-    "account_takeover": ("mules", 0),
-    "card_testing": (None, 0),
-    "bust_out": (None, 0),
-    "mule_fan_in": ("sources", 0),
-    "mule_fan_out": ("mules", 0),
-    "cycle": ("ring", 0),
-    "scatter_gather": ("intermediaries", 1),
-    "family_fan_out": ("relatives", 0),
-    "invoice_fan_in": ("payers", 1),
-}
+
+
+def in_days(duration: list[float], ctx: PlanContext) -> tuple[float, float]:
+    """A ``[low, high]`` duration range in scenario units, as ``(low, high)`` in days."""
+    return float(duration[0]) / ctx.day_units, float(duration[1]) / ctx.day_units
+
+
+def episode_arrays(
+    kind: str, episodes: EpisodeDraw
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(subject, start, ptr, accounts)`` with the kernels' dtypes, after checking that every
+    episode has the other accounts its kind needs (the kernels index them without looking):
+    ``ValueError`` naming the first that has too few."""
+    counts = np.diff(episodes.ptr)
+    least = least_accounts(kind)
+    short = np.flatnonzero(counts < least)
+    if short.size:
+        e = int(short[0])
+        raise ValueError(
+            f"{kind}: episode {e} has {int(counts[e])} other accounts (needs >= {least}; "
+            f"subject {int(episodes.subject[e])})"
+        )
+    return (
+        np.ascontiguousarray(episodes.subject, dtype=np.int64),
+        np.ascontiguousarray(episodes.start, dtype=np.float64),
+        np.ascontiguousarray(episodes.ptr, dtype=np.int64),
+        np.ascontiguousarray(episodes.accounts, dtype=np.int64),
+    )
+
+
+def row_buffers(bound: int, episodes: int) -> tuple[np.ndarray, ...]:
+    """A planner kernel's outputs for at most ``bound`` rows: ``(time, rows, key, last)``."""
+    return (
+        np.empty(bound),
+        np.empty((bound, K.N_COLS), dtype=np.int64),
+        np.empty(episodes, dtype=np.int64),
+        np.empty(episodes, dtype=np.int64),
+    )
+
+
+def planned_rows(n: int, buffers: tuple[np.ndarray, ...], new_devices: int) -> EpisodeRows:
+    """The ``n`` rows a planner kernel wrote into ``buffers`` (copied: the bound is loose)."""
+    time, rows, key, last = buffers
+    return EpisodeRows(time[:n].copy(), rows[:n].copy(), key, last, new_devices)
 
 
 def planners() -> dict[str, Planner]:
@@ -239,9 +276,9 @@ def draw_episodes(
     pool = mules if kind in TYPOLOGIES else everyone
     keep, lists = [], []
     for e, (i, k) in enumerate(zip(subjects.tolist(), (counts + extra).tolist(), strict=True)):
-        friends = ctx.indices[ctx.indptr[i] : ctx.indptr[i + 1]].astype(np.int64)
+        friends = ctx.indices[ctx.indptr[i] : ctx.indptr[i + 1]]
         if kind == "family_fan_out" and friends.shape[0] >= k:
-            chosen = rng.permutation(friends)[:k]
+            chosen = rng.permutation(friends.astype(np.int64))[:k]
         else:
             chosen = _others(pool, k, i, rng)
         if chosen.shape[0] == k:
@@ -266,11 +303,11 @@ def _scripted(ctx: PlanContext, rare: PaymentsRareEvents, kind: str) -> EpisodeD
 
 
 def _join(a: EpisodeDraw, b: EpisodeDraw) -> EpisodeDraw:
-    return _draw(
+    return EpisodeDraw(
         np.concatenate((a.subject, b.subject)),
         np.concatenate((a.start, b.start)),
-        [a.accounts[a.ptr[e] : a.ptr[e + 1]] for e in range(len(a))]
-        + [b.accounts[b.ptr[e] : b.ptr[e + 1]] for e in range(len(b))],
+        np.concatenate((a.ptr, b.ptr[1:] + a.ptr[-1])),
+        np.concatenate((a.accounts, b.accounts)),
     )
 
 
@@ -333,9 +370,8 @@ def make_plan(
         planned = every[kind](ctx, getattr(rare, kind), draws[kind], code, rng)
         counted[kind] = planned
         more_t, more_rows = _reactions(ctx, getattr(rare, kind), planned, code, typology, rng)
-        rows = planned.rows.copy()
         extra = np.array(more_rows, dtype=np.int64).reshape(len(more_rows), K.N_COLS)
-        rows = np.concatenate((rows, extra))
+        rows = np.concatenate((planned.rows, extra))
         linked = rows[:, K.C_CAUSE] >= 0
         rows[linked, K.C_CAUSE] += offset
         new = rows[:, K.C_DEVICE] <= -2

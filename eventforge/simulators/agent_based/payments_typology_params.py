@@ -35,6 +35,7 @@ from eventforge.scenario.units import NonNegativeDuration
 from eventforge.simulators.agent_based.payments_params import MedianSigma
 
 __all__ = [
+    "ACCOUNTS",
     "DECOYS",
     "TYPOLOGIES",
     "AccountTakeover",
@@ -48,6 +49,7 @@ __all__ = [
     "PaymentsRareEvents",
     "ScatterGather",
     "ScriptedEpisode",
+    "least_accounts",
 ]
 
 
@@ -75,14 +77,29 @@ DurationRange = Annotated[
 ]
 
 
-#: Kinds without other accounts: a scripted episode of one lists none.
-_NO_ACCOUNTS = ("card_testing", "bust_out")
-#: Kinds whose accounts end with one more than the counted ones (the gatherer, the supplier).
-_ONE_MORE = ("scatter_gather", "invoice_fan_in")
+#: Each kind's other accounts: the parameter that counts them (None: it has none), and how many
+#: more follow the counted ones (scatter-gather's gatherer, the invoices' supplier).
+ACCOUNTS: dict[str, tuple[str | None, int]] = {
+    "account_takeover": ("mules", 0),
+    "card_testing": (None, 0),
+    "bust_out": (None, 0),
+    "mule_fan_in": ("sources", 0),
+    "mule_fan_out": ("mules", 0),
+    "cycle": ("ring", 0),
+    "scatter_gather": ("intermediaries", 1),
+    "family_fan_out": ("relatives", 0),
+    "invoice_fan_in": ("payers", 1),
+}
 #: Typologies whose other accounts are mules: they need some.
 _NEED_MULES = ("account_takeover", "mule_fan_in", "mule_fan_out", "cycle", "scatter_gather")
 
 Problems = list[tuple[tuple[str | int, ...], str]]
+
+
+def least_accounts(kind: str) -> int:
+    """The fewest other accounts an episode of ``kind`` can have (its planner needs them)."""
+    field, extra = ACCOUNTS[kind]
+    return 0 if field is None else 1 + extra
 
 
 class Episodes(StrictModel):
@@ -402,8 +419,8 @@ class PaymentsRareEvents(StrictModel):
         if getattr(self, kind) is None:
             return [(("kind",), f"rare_events.{kind} must be configured (share may be 0)")]
         n = len(episode.accounts)
-        least = 0 if kind in _NO_ACCOUNTS else 1 + (kind in _ONE_MORE)
-        if kind in _NO_ACCOUNTS and n:
+        least = least_accounts(kind)
+        if ACCOUNTS[kind][0] is None and n:
             return [(("accounts",), f"{kind} has no other accounts (got {n})")]
         if n < least:
             return [(("accounts",), f"{kind} needs at least {least} accounts (got {n})")]
