@@ -253,6 +253,7 @@ class PaymentsModel(mesa.Model):
         self.day_tally = np.zeros((5, K.TALLY_WIDTH), dtype=np.int64)
         self._tx_time = np.empty(1024)
         self._tx = np.empty((1024, K.N_COLS), dtype=np.int64)
+        self._buffers = K.DayBuffers()
         self._agents_made = False
 
     def _plan(self, rare: StrictModel, days: int | None, rng: np.random.Generator) -> Plan:
@@ -364,7 +365,7 @@ class PaymentsModel(mesa.Model):
         n = self._inject(n)
         time, cols, event, after, entity, self.day_tally = self.kernels.apply_day(
             self._tx_time, self._tx, n, self.balance, self.limit, self.frozen, self.acct,
-            self.n_events, self.step_seq, self.step_cents,
+            self.n_events, self.step_seq, self.step_cents, self._buffers,
         )  # fmt: skip
         first, self.n_events = self.n_events, self.n_events + time.shape[0]
         self.day_events = DayEvents(first, time, event, entity, after, cols)

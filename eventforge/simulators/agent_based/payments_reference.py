@@ -162,9 +162,11 @@ def apply_day(
     first_seq: int,
     step_seq: np.ndarray,
     step_cents: np.ndarray,
+    buffers: K.DayBuffers | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reference of :func:`payments_kernels.apply_day`: each row decided by one function, the
-    written ones collected as tuples, the tally counted from them at the end."""
+    written ones collected as tuples, the tally counted from them at the end. ``buffers`` is
+    the kernel's scratch, which this version has no use for."""
     order = time_order(tx_time[:n])
     written: list[tuple[float, list[int], int, int, int]] = []
 
