@@ -23,8 +23,7 @@ import math
 
 import numpy as np
 
-from eventforge._numba import inline, kernel
-from eventforge.simulators.agent_based.epidemic_kernels import pick, poisson
+from eventforge._numba import inline, kernel, prefetch_row
 
 # Transaction types: the order of the log's ``tx_type`` dictionary.
 TX_TYPES = ("card", "bill", "p2p", "salary", "atm", "cash_in")
@@ -118,17 +117,100 @@ def _rows(cum: np.ndarray) -> np.ndarray:
     return np.arange(cum.shape[0] + 1) * cum.shape[1]
 
 
+#: ``2**-53``: a 64-bit output's top 53 bits as a double in ``[0, 1)``.
+_UNIT = 1.0 / 9007199254740992.0
+_MASK = (1 << 64) - 1
+
+
+class Uniforms:
+    """The daily draws' random numbers: SFC64 (Doty-Humphrey's small fast counting generator,
+    as in NumPy's ``SFC64``), seeded from the model's generator, stepped inline by the kernels
+    on its four words of ``state`` (``a, b, c, counter``), each output's top 53 bits a double
+    in ``[0, 1)``.
+
+    Why not the model's ``np.random.Generator``: each of its draws is a call through the bit
+    generator's pointer, 7-8 ns here whatever the algorithm (NumPy's own bulk fill is no
+    faster), against ~1.5 ns for a few additions and shifts in the kernel; a customer's day
+    makes ~20 draws. :meth:`random` steps the same generator in Python, for the references.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        sfc = np.random.SFC64(np.random.SeedSequence(rng.integers(0, 1 << 63, size=4)))
+        # NumPy's seeding (SeedSequence, then 12 warm-up steps); its state is (a, b, c, counter).
+        self.state = np.array(sfc.state["state"]["state"], dtype=np.uint64)
+
+    def random(self) -> float:
+        """The next number, in Python (for the references)."""
+        a, b, c, w = (int(x) for x in self.state)
+        out = (a + b + w) & _MASK
+        self.state[:] = (
+            b ^ (b >> 11),
+            (c + (c << 3)) & _MASK,
+            ((((c << 24) | (c >> 40)) & _MASK) + out) & _MASK,
+            (w + 1) & _MASK,
+        )
+        return (out >> 11) * _UNIT
+
+
 @inline
-def draw_guided(
-    cum: np.ndarray, guide: np.ndarray, lo: int, hi: int, rng: np.random.Generator
-) -> int:
-    """:func:`draw_in`, the same index for the same ``U``, found from the segment's
-    :func:`guide_table` (Chen and Asau's indexed search): the guess for ``U`` in ``[j/m,
-    (j+1)/m)`` is at most a step or two from the answer, where a bisection over a category's
-    hundreds of merchants took ~9 mispredicted branches (70 ns of a card payment's ~270 ns).
-    Both walks make the answer exact whatever the guess: the first ``k`` with ``cum[lo + k] >
-    U``."""
-    u = rng.random()
+def uniform(state: np.ndarray) -> float:
+    """The next number of :class:`Uniforms` ``state`` (uint64 arithmetic wraps mod 2**64)."""
+    a, b, c, w = state[0], state[1], state[2], state[3]
+    out = a + b + w
+    state[0] = b ^ (b >> np.uint64(11))
+    state[1] = c + (c << np.uint64(3))
+    state[2] = ((c << np.uint64(24)) | (c >> np.uint64(40))) + out
+    state[3] = w + np.uint64(1)
+    return float(out >> np.uint64(11)) * _UNIT
+
+
+@inline
+def pick(m: int, state: np.ndarray) -> int:
+    """A uniform index in ``[0, m)``."""
+    return int(uniform(state) * m)
+
+
+@inline
+def poisson(parts: int, exp_neg: float, state: np.ndarray) -> int:
+    """A Poisson count of mean ``lam``, as the sum of ``parts`` counts of mean ``lam / parts``
+    (``exp_neg = exp(-lam / parts)``; :func:`poisson_parts`), each by the multiplication
+    method: uniforms multiplied until the product falls to ``exp_neg``."""
+    x = 0
+    for _ in range(parts):
+        prod = uniform(state)
+        while prod > exp_neg:
+            x += 1
+            prod *= uniform(state)
+    return x
+
+
+def poisson_parts(lam: float) -> tuple[int, float]:
+    """``(parts, exp(-lam / parts))`` of :func:`poisson`: parts of mean at most 8, where the
+    multiplication method's ~``lam + 1`` uniforms stay few and ``exp(-lam)`` far from 0."""
+    parts = max(1, math.ceil(lam / 8.0))
+    return parts, math.exp(-lam / parts)
+
+
+@inline
+def lognormal(mu: float, sigma: float, state: np.ndarray) -> float:
+    """``exp(mu + sigma Z)``, ``Z`` standard normal by Marsaglia's polar method (a point
+    uniform in the unit disc; only ``log`` and ``sqrt``, which Python computes alike)."""
+    while True:
+        x = 2.0 * uniform(state) - 1.0
+        y = 2.0 * uniform(state) - 1.0
+        r2 = x * x + y * y
+        if 0.0 < r2 < 1.0:
+            return math.exp(mu + sigma * (x * math.sqrt(-2.0 * math.log(r2) / r2)))
+
+
+@inline
+def draw_guided(cum: np.ndarray, guide: np.ndarray, lo: int, hi: int, state: np.ndarray) -> int:
+    """:func:`draw_in`'s index for the next uniform ``U`` (the first ``k`` with ``cum[lo + k]
+    > U``), found from the segment's :func:`guide_table` (Chen and Asau's indexed search): the
+    guess for ``U`` in ``[j/m, (j+1)/m)`` is at most a step or two from the answer, where a
+    bisection over a category's hundreds of merchants took ~9 mispredicted branches (70 ns of
+    a card payment's ~270 ns). Both walks make the answer exact whatever the guess."""
+    u = uniform(state)
     m = hi - lo
     k = guide[lo + min(int(u * m), m - 1)]
     while cum[lo + k] <= u:
@@ -139,12 +221,10 @@ def draw_guided(
 
 
 @inline
-def draw_time(
-    day: float, hour_cum: np.ndarray, hour_guide: np.ndarray, rng: np.random.Generator
-) -> float:
+def draw_time(day: float, hour_cum: np.ndarray, hour_guide: np.ndarray, state: np.ndarray) -> float:
     """A time in day ``day``: the hour by the hourly weights, then uniform within it."""
-    h = draw_guided(hour_cum, hour_guide, 0, hour_cum.shape[0], rng)
-    return day + (h + rng.random()) / 24.0
+    h = draw_guided(hour_cum, hour_guide, 0, hour_cum.shape[0], state)
+    return day + (h + uniform(state)) / 24.0
 
 
 @inline
@@ -180,9 +260,9 @@ def _put(
     return n + 1
 
 
-@kernel
 def grow(tx_time: np.ndarray, tx: np.ndarray, n: int, need: int) -> tuple[np.ndarray, np.ndarray]:
-    """The buffers with room for ``need`` rows (doubling), the first ``n`` rows kept."""
+    """The buffers with room for ``need`` rows (doubling), the first ``n`` rows kept (NumPy's
+    arrays: see :func:`apply_day`)."""
     cap = tx_time.shape[0]
     if need <= cap:
         return tx_time, tx
@@ -237,12 +317,13 @@ def _fill(
     cash_rate: np.ndarray,
     cash_mu: np.ndarray,
     cash_sigma: np.ndarray,
+    parts: np.ndarray,
     exp_neg: np.ndarray,
     guides: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     tx_time: np.ndarray,
     tx: np.ndarray,
     n: int,
-    rng: np.random.Generator,
+    state: np.ndarray,
 ) -> tuple[int, int]:
     """Customers ``i0, i0 + 1, ...`` of :func:`generate_day` while ``reserve`` rows are free
     when a customer starts; returns the next customer and the row count. A function of its own
@@ -259,64 +340,63 @@ def _fill(
             return i, n
         s = seg[i]
         if salary_today[s]:
-            t = d + (SALARY_HOUR + rng.random()) / 24.0
+            t = d + (SALARY_HOUR + uniform(state)) / 24.0
             n = _put(tx_time, tx, n, t, SALARY, -1, i, -1, -1, TRANSFER, -1, salary[i])
         b0 = bill_ptr[s]
         for b in range(b0, bill_ptr[s + 1]):
             if bill_due[b]:
-                t = d + (BILL_HOUR + rng.random()) / 24.0
-                cents = to_cents(rng.lognormal(bill_mu[b], bill_sigma[b]))
+                t = d + (BILL_HOUR + uniform(state)) / 24.0
+                cents = to_cents(lognormal(bill_mu[b], bill_sigma[b], state))
                 m = payee[i, b - b0]
                 n = _put(
                     tx_time, tx, n, t, BILL, i, n_customers + m, m, merchant_cat[m], TRANSFER,
                     -1, cents,
                 )  # fmt: skip
         if card_rate[s] > 0.0:
-            k = poisson(card_rate[s], exp_neg[0, s], rng)
+            k = poisson(parts[0, s], exp_neg[0, s], state)
             _fits(n + k, cap)
             for _ in range(k):
-                c = draw_guided(cat_flat, cat_guide, s * n_cat, (s + 1) * n_cat, rng)
+                c = draw_guided(cat_flat, cat_guide, s * n_cat, (s + 1) * n_cat, state)
                 lo = merch_ptr[c]
-                m = lo + draw_guided(merch_cum, merch_guide, lo, merch_ptr[c + 1], rng)
-                cents = to_cents(rng.lognormal(amount_mu[c], amount_sigma[c]))
+                m = lo + draw_guided(merch_cum, merch_guide, lo, merch_ptr[c + 1], state)
+                cents = to_cents(lognormal(amount_mu[c], amount_sigma[c], state))
                 channel = draw_guided(
-                    channel_flat, channel_guide, c * n_channel, (c + 1) * n_channel, rng
+                    channel_flat, channel_guide, c * n_channel, (c + 1) * n_channel, state
                 )
-                t = draw_time(d, hour_cum, hour_guide, rng)
+                t = draw_time(d, hour_cum, hour_guide, state)
                 device = -1
                 if channel != POS:
                     dlo = dev_ptr[i]
-                    device = dev_ids[dlo + pick(dev_ptr[i + 1] - dlo, rng)]
+                    device = dev_ids[dlo + pick(dev_ptr[i + 1] - dlo, state)]
                 n = _put(tx_time, tx, n, t, CARD, i, n_customers + m, m, c, channel, device, cents)
         deg = indptr[i + 1] - indptr[i]
         if p2p_rate[s] > 0.0 and deg > 0:
-            k = poisson(p2p_rate[s], exp_neg[1, s], rng)
+            k = poisson(parts[1, s], exp_neg[1, s], state)
             _fits(n + k, cap)
             for _ in range(k):
-                j = indices[indptr[i] + pick(deg, rng)]
-                cents = to_cents(rng.lognormal(p2p_mu[s], p2p_sigma[s]))
-                t = draw_time(d, hour_cum, hour_guide, rng)
+                j = indices[indptr[i] + pick(deg, state)]
+                cents = to_cents(lognormal(p2p_mu[s], p2p_sigma[s], state))
+                t = draw_time(d, hour_cum, hour_guide, state)
                 n = _put(tx_time, tx, n, t, P2P, i, j, -1, -1, TRANSFER, -1, cents)
         if atm_rate[s] > 0.0:
-            k = poisson(atm_rate[s], exp_neg[2, s], rng)
+            k = poisson(parts[2, s], exp_neg[2, s], state)
             _fits(n + k, cap)
             for _ in range(k):
                 cents = atm_cents[
-                    s, draw_guided(atm_flat, atm_guide, s * n_atm, (s + 1) * n_atm, rng)
+                    s, draw_guided(atm_flat, atm_guide, s * n_atm, (s + 1) * n_atm, state)
                 ]
-                t = draw_time(d, hour_cum, hour_guide, rng)
+                t = draw_time(d, hour_cum, hour_guide, state)
                 n = _put(tx_time, tx, n, t, ATM, i, -1, -1, -1, CH_ATM, -1, cents)
         if cash_rate[s] > 0.0:
-            k = poisson(cash_rate[s], exp_neg[3, s], rng)
+            k = poisson(parts[3, s], exp_neg[3, s], state)
             _fits(n + k, cap)
             for _ in range(k):
-                cents = to_cents(rng.lognormal(cash_mu[s], cash_sigma[s]))
-                t = draw_time(d, hour_cum, hour_guide, rng)
+                cents = to_cents(lognormal(cash_mu[s], cash_sigma[s], state))
+                t = draw_time(d, hour_cum, hour_guide, state)
                 n = _put(tx_time, tx, n, t, CASH_IN, -1, i, -1, -1, BRANCH, -1, cents)
     return n_customers, n
 
 
-@kernel
 def generate_day(
     day: int,
     seg: np.ndarray,
@@ -353,7 +433,7 @@ def generate_day(
     tx: np.ndarray,
     n: int,
     reserve: int,
-    rng: np.random.Generator,
+    uniforms: Uniforms,
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """Every customer's legitimate transactions of day ``day``, appended after row ``n``.
 
@@ -370,15 +450,14 @@ def generate_day(
     transfer neighbour, amount, hour, time in hour; ATM count, then amount, hour, time in hour;
     cash-in count, then amount, hour, time in hour. A zero rate draws nothing.
     ``reserve`` bounds the rows one customer writes in a day (the model sets it so that a count
-    beyond it has probability < 1e-30; exceeding it raises ``RuntimeError``). Returns
+    beyond it has probability < 1e-30; exceeding it raises ``RuntimeError``). Random numbers
+    come from ``uniforms`` (amounts by :func:`lognormal`, counts by :func:`poisson`). Returns
     ``(n, tx_time, tx)`` (the buffers may have grown)."""
-    # exp(-rate) of each Poisson count, once a day rather than at every draw (same draws).
-    exp_neg = np.empty((4, card_rate.shape[0]))
-    for s in range(card_rate.shape[0]):
-        exp_neg[0, s] = math.exp(-card_rate[s])
-        exp_neg[1, s] = math.exp(-p2p_rate[s])
-        exp_neg[2, s] = math.exp(-atm_rate[s])
-        exp_neg[3, s] = math.exp(-cash_rate[s])
+    # The Poisson counts' parts and exp(-rate / parts), once a day rather than at every draw.
+    rates = (card_rate, p2p_rate, atm_rate, cash_rate)
+    terms = [[poisson_parts(float(lam)) for lam in rate] for rate in rates]
+    parts = np.array([[p for p, _ in row] for row in terms], dtype=np.int64)
+    exp_neg = np.array([[e for _, e in row] for row in terms])
     guides = (
         guide_table(cat_cum.ravel(), _rows(cat_cum)),
         guide_table(merch_cum, merch_ptr),
@@ -393,7 +472,8 @@ def generate_day(
             bill_sigma, payee, merchant_cat, card_rate, cat_cum, merch_ptr, merch_cum,
             amount_mu, amount_sigma, channel_cum, hour_cum, dev_ptr, dev_ids, indptr,
             indices, p2p_rate, p2p_mu, p2p_sigma, atm_rate, atm_cum, atm_cents,
-            cash_rate, cash_mu, cash_sigma, exp_neg, guides, tx_time, tx, n, rng,
+            cash_rate, cash_mu, cash_sigma, parts, exp_neg, guides, tx_time, tx, n,
+            uniforms.state,
         )  # fmt: skip
         if i >= seg.shape[0]:
             return n, tx_time, tx
@@ -439,6 +519,9 @@ def time_order(t: np.ndarray) -> np.ndarray:
     return order
 
 
+#: Rows ahead whose owners :func:`apply_day` prefetches: far enough for memory's latency
+#: (12 to 40 measured alike at a million customers; apply -20%).
+PREFETCH = 24
 #: Columns of the applied rows (``DayEvents.cols``): those the log needs.
 N_OUT = C_DECOY + 1
 #: Rows of :func:`apply_day`'s tally: written events by row kind (transactions for the
@@ -564,6 +647,11 @@ def _apply(
     w = 0
     for r in range(n):
         keep[r] = True
+        if r + PREFETCH < n:  # -1 (outside the bank) prefetches owner 0, harmlessly
+            ahead = rows[C_FROM, r + PREFETCH]
+            prefetch_row(own, ahead if ahead >= 0 else 0)
+            ahead = rows[C_TO, r + PREFETCH]
+            prefetch_row(own, ahead if ahead >= 0 else 0)
         kind, frm, to = rows[C_TYPE, r], rows[C_FROM, r], rows[C_TO, r]
         cents, frac = rows[C_CENTS, r], rows[C_FRAC, r]
         step, cause = rows[C_STEP, r], rows[C_CAUSE, r]

@@ -254,6 +254,8 @@ class PaymentsModel(mesa.Model):
         self._tx_time = np.empty(1024)
         self._tx = np.empty((1024, K.N_COLS), dtype=np.int64)
         self._buffers = K.DayBuffers()
+        # The daily draws' numbers, from here on the only use of the generator.
+        self._uniforms = K.Uniforms(rng)
         self._agents_made = False
 
     def _plan(self, rare: StrictModel, days: int | None, rng: np.random.Generator) -> Plan:
@@ -360,7 +362,7 @@ class PaymentsModel(mesa.Model):
             self.channel_cum, self.hour_cum, self.dev_ptr, self.dev_ids, self.indptr,
             self.indices, self.p2p_rate, self.p2p_mu, self.p2p_sigma, self.atm_rate,
             self.atm_cum, self.atm_cents, self.cash_rate, self.cash_mu, self.cash_sigma,
-            self._tx_time, self._tx, 0, self._reserve(card_rate), self.rng,
+            self._tx_time, self._tx, 0, self._reserve(card_rate), self._uniforms,
         )  # fmt: skip
         n = self._inject(n)
         time, cols, event, after, entity, self.day_tally = self.kernels.apply_day(
@@ -379,7 +381,7 @@ class PaymentsModel(mesa.Model):
             return n
         lo, hi = int(ptr[self.day]), int(ptr[self.day + 1])
         if hi > lo:
-            self._tx_time, self._tx = self.kernels.grow(self._tx_time, self._tx, n, n + hi - lo)
+            self._tx_time, self._tx = K.grow(self._tx_time, self._tx, n, n + hi - lo)
             self._tx_time[n : n + hi - lo] = self.plan.time[lo:hi]
             self._tx[n : n + hi - lo] = self.plan.rows[lo:hi]
         return n + hi - lo

@@ -14,7 +14,16 @@ import numpy as np
 
 from eventforge.simulators.agent_based import payments_kernels as K
 
-__all__ = ["apply_day", "draw_index", "generate_day", "grow", "pick", "time_order", "to_cents"]
+__all__ = [
+    "apply_day",
+    "draw_index",
+    "generate_day",
+    "lognormal",
+    "pick",
+    "poisson",
+    "time_order",
+    "to_cents",
+]
 
 
 def to_cents(amount: float) -> int:
@@ -22,31 +31,42 @@ def to_cents(amount: float) -> int:
     return max(1, math.floor(amount * 100.0 + 0.5))
 
 
-def draw_index(cum: np.ndarray, rng: np.random.Generator) -> int:
+def draw_index(cum: np.ndarray, rng: np.random.Generator | K.Uniforms) -> int:
     """Reference of :func:`payments_kernels.draw_index`."""
     return int(np.searchsorted(cum, rng.random(), side="right"))
 
 
-def _time(day: float, hour_cum: np.ndarray, rng: np.random.Generator) -> float:
+def _time(day: float, hour_cum: np.ndarray, rng: K.Uniforms) -> float:
     hour = draw_index(hour_cum, rng)
     return day + (hour + rng.random()) / 24.0
 
 
-def pick(m: int, rng: np.random.Generator) -> int:
-    """Reference of :func:`epidemic_kernels.pick`."""
+def pick(m: int, rng: np.random.Generator | K.Uniforms) -> int:
+    """Reference of :func:`epidemic_kernels.pick` and :func:`payments_kernels.pick`."""
     return int(rng.random() * m)
 
 
-def grow(tx_time: np.ndarray, tx: np.ndarray, n: int, need: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reference of :func:`payments_kernels.grow`."""
-    cap = tx_time.shape[0]
-    if need <= cap:
-        return tx_time, tx
-    while cap < need:
-        cap *= 2
-    new_time, new_tx = np.empty(cap), np.empty((cap, K.N_COLS), dtype=np.int64)
-    new_time[:n], new_tx[:n] = tx_time[:n], tx[:n]
-    return new_time, new_tx
+def poisson(lam: float, uniforms: K.Uniforms) -> int:
+    """Reference of :func:`payments_kernels.poisson` (``lam`` > 0, split by
+    :func:`payments_kernels.poisson_parts`)."""
+    parts, exp_neg = K.poisson_parts(lam)
+    x = 0
+    for _ in range(parts):
+        prod = uniforms.random()
+        while prod > exp_neg:
+            x += 1
+            prod *= uniforms.random()
+    return x
+
+
+def lognormal(mu: float, sigma: float, uniforms: K.Uniforms) -> float:
+    """Reference of :func:`payments_kernels.lognormal`."""
+    while True:
+        x = 2.0 * uniforms.random() - 1.0
+        y = 2.0 * uniforms.random() - 1.0
+        r2 = x * x + y * y
+        if 0.0 < r2 < 1.0:
+            return math.exp(mu + sigma * (x * math.sqrt(-2.0 * math.log(r2) / r2)))
 
 
 def generate_day(
@@ -85,7 +105,7 @@ def generate_day(
     tx: np.ndarray,
     n: int,
     reserve: int,
-    rng: np.random.Generator,
+    uniforms: K.Uniforms,
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """Reference of :func:`payments_kernels.generate_day`: the day's rows collected as tuples
     ``(time, type, from, to, merchant, category, channel, device, cents)``, then copied
@@ -96,48 +116,48 @@ def generate_day(
     for i in range(n_customers):
         s = int(seg[i])
         if salary_today[s]:
-            t = d + (K.SALARY_HOUR + rng.random()) / 24.0
+            t = d + (K.SALARY_HOUR + uniforms.random()) / 24.0
             rows.append((t, K.SALARY, -1, i, -1, -1, K.TRANSFER, -1, int(salary[i])))
         first_bill = int(bill_ptr[s])
         for b in range(first_bill, int(bill_ptr[s + 1])):
             if not bill_due[b]:
                 continue
-            t = d + (K.BILL_HOUR + rng.random()) / 24.0
-            cents = to_cents(rng.lognormal(bill_mu[b], bill_sigma[b]))
+            t = d + (K.BILL_HOUR + uniforms.random()) / 24.0
+            cents = to_cents(lognormal(bill_mu[b], bill_sigma[b], uniforms))
             m = int(payee[i, b - first_bill])
             merchant = (m, int(merchant_cat[m]))
             rows.append((t, K.BILL, i, n_customers + m, *merchant, K.TRANSFER, -1, cents))
         if card_rate[s] > 0.0:
-            for _ in range(int(rng.poisson(card_rate[s]))):
-                c = draw_index(cat_cum[s], rng)
+            for _ in range(poisson(card_rate[s], uniforms)):
+                c = draw_index(cat_cum[s], uniforms)
                 lo, hi = int(merch_ptr[c]), int(merch_ptr[c + 1])
-                m = lo + draw_index(merch_cum[lo:hi], rng)
-                cents = to_cents(rng.lognormal(amount_mu[c], amount_sigma[c]))
-                channel = draw_index(channel_cum[c], rng)
-                t = _time(d, hour_cum, rng)
+                m = lo + draw_index(merch_cum[lo:hi], uniforms)
+                cents = to_cents(lognormal(amount_mu[c], amount_sigma[c], uniforms))
+                channel = draw_index(channel_cum[c], uniforms)
+                t = _time(d, hour_cum, uniforms)
                 device = -1
                 if channel != K.POS:
                     mine = dev_ids[dev_ptr[i] : dev_ptr[i + 1]]
-                    device = int(mine[pick(len(mine), rng)])
+                    device = int(mine[pick(len(mine), uniforms)])
                 rows.append((t, K.CARD, i, n_customers + m, m, c, channel, device, cents))
         friends = indices[indptr[i] : indptr[i + 1]]
         if p2p_rate[s] > 0.0 and len(friends) > 0:
-            for _ in range(int(rng.poisson(p2p_rate[s]))):
-                j = int(friends[pick(len(friends), rng)])
-                cents = to_cents(rng.lognormal(p2p_mu[s], p2p_sigma[s]))
-                t = _time(d, hour_cum, rng)
+            for _ in range(poisson(p2p_rate[s], uniforms)):
+                j = int(friends[pick(len(friends), uniforms)])
+                cents = to_cents(lognormal(p2p_mu[s], p2p_sigma[s], uniforms))
+                t = _time(d, hour_cum, uniforms)
                 rows.append((t, K.P2P, i, j, -1, -1, K.TRANSFER, -1, cents))
         if atm_rate[s] > 0.0:
-            for _ in range(int(rng.poisson(atm_rate[s]))):
-                cents = int(atm_cents[s, draw_index(atm_cum[s], rng)])
-                t = _time(d, hour_cum, rng)
+            for _ in range(poisson(atm_rate[s], uniforms)):
+                cents = int(atm_cents[s, draw_index(atm_cum[s], uniforms)])
+                t = _time(d, hour_cum, uniforms)
                 rows.append((t, K.ATM, i, -1, -1, -1, K.CH_ATM, -1, cents))
         if cash_rate[s] > 0.0:
-            for _ in range(int(rng.poisson(cash_rate[s]))):
-                cents = to_cents(rng.lognormal(cash_mu[s], cash_sigma[s]))
-                t = _time(d, hour_cum, rng)
+            for _ in range(poisson(cash_rate[s], uniforms)):
+                cents = to_cents(lognormal(cash_mu[s], cash_sigma[s], uniforms))
+                t = _time(d, hour_cum, uniforms)
                 rows.append((t, K.CASH_IN, -1, i, -1, -1, K.BRANCH, -1, cents))
-    tx_time, tx = grow(tx_time, tx, n, n + len(rows))
+    tx_time, tx = K.grow(tx_time, tx, n, n + len(rows))
     for k, (t, *values) in enumerate(rows):
         tx_time[n + k] = t
         tx[n + k, : K.C_CAUSE] = values
