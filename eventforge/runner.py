@@ -13,7 +13,6 @@ so the dataset cannot be mistaken for a complete one; ``resume`` redoes only the
 
 from __future__ import annotations
 
-import collections
 import multiprocessing
 import os
 import queue
@@ -103,63 +102,35 @@ class _WriterThread:
     """Feeds a sink from a second thread, so Parquet encoding overlaps simulation.
 
     Numba kernels (``nogil``) and pyarrow's encoders release the GIL, so on two cores the two
-    halves of a task run side by side. The queue is bounded by the bytes it holds rather than by
-    a count of batches: a model that steps in days hands over a day's batches at once (six of
-    them at a million bank customers), and a queue of two batches kept the simulation waiting
-    for the writer while the day's batches were written, then the writer idle while the next
-    day was simulated (a 10-day run 19% slower). ``limit`` bytes lets the simulation run a day
-    ahead; one batch is always accepted, however large. The order of batches, hence the bytes
-    written, is that of the simulator.
+    halves of a task run side by side. The queue holds the simulator's ``write_ahead`` batches:
+    memory stays a few batches, and the order of batches, hence the bytes written, is that of
+    the simulator.
     """
 
-    LIMIT = 256 << 20
-
-    def __init__(self, sink: Sink, limit: int = LIMIT) -> None:
+    def __init__(self, sink: Sink, depth: int = 2) -> None:
         self._sink = sink
-        self._limit = limit
-        self._batches: collections.deque[pa.RecordBatch | None] = collections.deque()
-        self._bytes = 0
-        self._ready = threading.Condition()
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="eventforge-writer", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while True:
-            with self._ready:
-                while not self._batches:
-                    self._ready.wait()
-                batch = self._batches[0]
-            if batch is None:
-                return
+        while (batch := self._queue.get()) is not None:
             if self._error is None:  # after a failure, drain so the producer never blocks
                 try:
                     self._sink.write(batch)
                 except BaseException as exc:
                     self._error = exc
-            with self._ready:
-                self._batches.popleft()
-                self._bytes -= batch.nbytes
-                self._ready.notify_all()
-
-    def _push(self, item: pa.RecordBatch | None, size: int) -> None:
-        with self._ready:
-            while self._batches and self._bytes + size > self._limit:
-                self._ready.wait()
-            self._batches.append(item)
-            self._bytes += size
-            self._ready.notify_all()
 
     def put(self, batch: pa.RecordBatch) -> None:
-        """Queue a batch (waiting while the queue holds ``limit`` bytes); re-raises a write
-        error of an earlier batch here."""
+        """Queue a batch; re-raises a write error of an earlier batch here."""
         if self._error is not None:
             raise self._error
-        self._push(batch, batch.nbytes)
+        self._queue.put(batch)
 
     def close(self) -> None:
         """Wait until every queued batch is written; re-raises a write error."""
-        self._push(None, 0)
+        self._queue.put(None)
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -180,7 +151,7 @@ def _simulate_into(
     sim = cls(point.params, point.rare_events, task_rng(scenario.seed, task), ctx)
     sink.open(sim.builder.schema)
     done = 0.0  # fraction of this task's horizon simulated so far
-    writer = _WriterThread(sink)
+    writer = _WriterThread(sink, depth=sim.write_ahead)
     try:
         try:
             for batch in sim.run():

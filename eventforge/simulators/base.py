@@ -60,6 +60,12 @@ class Simulator(ABC):
     RareEvents: ClassVar[type[StrictModel]] = NoRareEvents
     #: Vocabulary, rare kinds, extra columns and lifecycle of the log.
     spec: ClassVar[EventSpec]
+    #: Batches a run may hold for its writer thread before ``run`` waits. Two suffice for a
+    #: model that yields batches at a steady pace; one that steps in large units (a day of a
+    #: bank) yields a step's batches at once, and needs room for a whole step, or it waits for
+    #: the writer through the step's batches and the writer idles through the next step. More
+    #: room is more memory: a batch of the default ``batch_events`` is some tens of MB.
+    write_ahead: ClassVar[int] = 2
 
     def __init__(
         self,
