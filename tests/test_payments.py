@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -468,3 +469,54 @@ def test_same_seed_same_log_and_the_time_unit_changes_nothing() -> None:
     assert a.equals(pa.Table.from_batches(h2))
     np.testing.assert_allclose(a.column("time").to_numpy(), b.column("time").to_numpy() * 24)
     assert a.drop_columns(["time"]).equals(b.drop_columns(["time"]))
+
+
+# --- the kernels' random numbers ----------------------------------------------------------------
+
+
+@numba.njit
+def _draws(state: np.ndarray, n: int, what: int, a: float, b: float) -> np.ndarray:
+    """``n`` kernel draws: uniforms (0), Poisson counts (1) in ``a`` parts of ``exp(-mean /
+    a) = b``, lognormals (2) ``(mu a, sigma b)``."""
+    out = np.empty(n)
+    for j in range(n):
+        if what == 0:
+            out[j] = K.uniform(state)
+        elif what == 1:
+            out[j] = K.poisson(int(a), b, state)
+        else:
+            out[j] = K.lognormal(a, b, state)
+    return out
+
+
+def test_kernel_uniforms_are_numpys_sfc64() -> None:
+    fast, slow = K.Uniforms(np.random.default_rng(4)), K.Uniforms(np.random.default_rng(4))
+    numpy_sfc = np.random.SFC64()
+    numpy_sfc.state = {"bit_generator": "SFC64", "state": {"state": fast.state.copy()},
+                       "has_uint32": 0, "uinteger": 0}  # fmt: skip
+    want = np.random.Generator(numpy_sfc).random(5000)
+    np.testing.assert_array_equal(_draws(fast.state, 5000, 0, 0.0, 0.0), want)
+    np.testing.assert_array_equal([slow.random() for _ in range(5000)], want)
+    np.testing.assert_array_equal(slow.state, fast.state)
+
+
+@pytest.mark.parametrize("lam", [0.3, 7.9, 20.0, 61.0])
+def test_kernel_poisson_counts_have_the_poisson_law(lam: float) -> None:
+    """Mean and variance within 4 SE; ``lam`` above 8 is drawn in parts."""
+    n = 200_000
+    parts, exp_neg = K.poisson_parts(lam)
+    x = _draws(K.Uniforms(np.random.default_rng(5)).state, n, 1, parts, exp_neg)
+    assert abs(x.mean() - lam) < 4 * math.sqrt(lam / n)
+    # SE of a sample variance: sqrt((mu4 - var^2) / n), for a Poisson sqrt((lam + 2 lam^2) / n).
+    assert abs(x.var(ddof=1) - lam) < 4 * math.sqrt((lam + 2 * lam * lam) / n)
+    assert parts == max(1, math.ceil(lam / 8))
+
+
+def test_kernel_lognormals_have_the_lognormal_law() -> None:
+    n, mu, sigma = 200_000, 2.5, 0.7
+    z = np.log(_draws(K.Uniforms(np.random.default_rng(6)).state, n, 2, mu, sigma))
+    assert abs(z.mean() - mu) < 4 * sigma / math.sqrt(n)
+    assert abs(z.std(ddof=1) - sigma) < 4 * sigma / math.sqrt(2 * (n - 1))
+    # The normal's shape: the share within one sigma, 0.6827, within 4 binomial SE.
+    share = np.mean(np.abs(z - mu) < sigma)
+    assert abs(share - 0.682689) < 4 * math.sqrt(0.682689 * 0.317311 / n)

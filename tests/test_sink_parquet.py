@@ -23,6 +23,7 @@ from eventforge.sinks import (
     part_relpath,
     read_part_info,
 )
+from eventforge.sinks import parquet as parquet_module
 from eventforge.sinks.parquet import SUMMARY_KEY, column_encodings
 
 SPEC = EventSpec(
@@ -310,3 +311,43 @@ def test_memory_sink_keeps_rows_and_follows_the_same_lifecycle() -> None:
 def test_part_info_json_round_trip() -> None:
     info = PartInfo("point=0/rep-00001.parquet", 0, 1, 10, 999, "ab" * 32, {"n": 1, "x": 0.5})
     assert PartInfo.from_json(json.loads(json.dumps(info.to_json()))) == info
+
+
+def test_syncs_in_the_background_keep_the_bytes_and_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = make_batches([3000] * 4)
+    options = ParquetOptions(row_group_rows=1024, compression="none")
+    plain = write_part(tmp_path / "a", batches, options)
+    synced: list[int] = []
+    real = parquet_module.os.fdatasync
+
+    def counting(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    # A sync every 4 KiB: the part's ~hundred KB start many background syncs.
+    monkeypatch.setattr(parquet_module._HashingFile, "_SYNC_EVERY", 4096)
+    monkeypatch.setattr(parquet_module._HashingFile, "_BUFFER", 4096)
+    monkeypatch.setattr(parquet_module.os, "fdatasync", counting)
+    info = write_part(tmp_path / "b", batches, options)
+    assert len(synced) >= 2
+    assert (
+        info.sha256
+        == plain.sha256
+        == hashlib.sha256((tmp_path / "b" / info.path).read_bytes()).hexdigest()
+    )
+
+
+def test_a_failed_background_sync_fails_the_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(parquet_module._HashingFile, "_SYNC_EVERY", 4096)
+    monkeypatch.setattr(parquet_module._HashingFile, "_BUFFER", 4096)
+    monkeypatch.setattr(parquet_module.os, "fdatasync", failing)
+    with pytest.raises(OSError, match="Input/output error"):
+        write_part(tmp_path, make_batches([3000] * 4), ParquetOptions(row_group_rows=1024))
+    assert list((tmp_path / "point=0").iterdir()) == []  # nothing half-written
