@@ -23,14 +23,16 @@ import re
 import socket
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from eventforge.errors import DatasetIncompleteError, OutputLockedError, SinkError, UsageError
 from eventforge.sinks.base import PartInfo, dumps_json, parse_part_relpath, write_atomic
 from eventforge.sinks.parquet import read_part_info
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 __all__ = [
     "FORMAT",
@@ -335,6 +337,10 @@ def open_dataset(root: Path) -> ds.Dataset:
     Refuses an incomplete dataset (:class:`DatasetIncompleteError`); files not listed in the
     manifest (a part a crashed run left behind) are not read.
     """
+    # Imported here: pyarrow.dataset imports pandas (~0.35 s), which the commands that only
+    # read scenarios (list, validate, --help) never need.
+    import pyarrow.dataset as ds
+
     root = Path(root)
     manifest = read_manifest(root)
     return ds.dataset(
