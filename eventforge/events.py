@@ -104,6 +104,48 @@ class EventSpec:
         return self.rare_kinds.index(kind)
 
 
+def plain(values: np.ndarray, type: pa.DataType) -> pa.Array:
+    """``values`` (a NumPy array of ``type``'s fixed-width dtype, or of bools for a boolean
+    ``type``) as an Arrow array without nulls, over the values' own buffer.
+
+    Not ``pa.array``: the first array pyarrow converts makes it import pandas (~0.35 s) to ask
+    whether the values are pandas objects, a sixth of a short run's start-up.
+    """
+    if pa.types.is_boolean(type):
+        bits = np.packbits(np.asarray(values, dtype=np.bool_), bitorder="little")
+        return pa.Array.from_buffers(type, len(values), [None, pa.py_buffer(bits)])
+    values = np.ascontiguousarray(values)
+    if values.dtype != _numpy_dtype(type):
+        raise TypeError(f"plain() needs {_numpy_dtype(type)} values for {type}, not {values.dtype}")
+    return pa.Array.from_buffers(type, len(values), [None, pa.py_buffer(values)])
+
+
+def _fixed_width(type: pa.DataType, dtype: np.dtype) -> bool:
+    """Whether :func:`plain` takes NumPy ``dtype`` values for ``type``: bools, or fixed-width
+    numbers stored as that very dtype."""
+    if pa.types.is_boolean(type):
+        return dtype == np.bool_
+    numbers = pa.types.is_integer(type) or pa.types.is_floating(type)
+    return (numbers or pa.types.is_timestamp(type)) and dtype == _numpy_dtype(type)
+
+
+def _numpy_dtype(type: pa.DataType) -> np.dtype:
+    """The NumPy dtype of a fixed-width Arrow type's values (int64 for timestamps)."""
+    if pa.types.is_timestamp(type):
+        return np.dtype(np.int64)
+    return np.dtype(type.to_pandas_dtype())
+
+
+def strings(values: Sequence[str]) -> pa.Array:
+    """``values`` as an Arrow string array, built from its buffers (see :func:`plain`)."""
+    data = [v.encode() for v in values]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum([len(b) for b in data], out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    )
+
+
 def masked(values: np.ndarray, null: np.ndarray, type: pa.DataType | None = None) -> pa.Array:
     """``values`` (cast to ``type``, a fixed-width number type) as an Arrow array that is null
     where ``null`` is true.
@@ -118,7 +160,7 @@ def masked(values: np.ndarray, null: np.ndarray, type: pa.DataType | None = None
     values = np.ascontiguousarray(values, dtype=arrow_type.to_pandas_dtype())
     null = np.asarray(null, dtype=np.bool_)
     if not null.any():
-        return pa.array(values, type=arrow_type)
+        return plain(values, arrow_type)
     validity = np.packbits(~null, bitorder="little")
     return pa.Array.from_buffers(
         arrow_type, len(values), [pa.py_buffer(validity), pa.py_buffer(values)]
@@ -128,7 +170,7 @@ def masked(values: np.ndarray, null: np.ndarray, type: pa.DataType | None = None
 def categorical(codes: np.ndarray, values: Sequence[str]) -> pa.DictionaryArray:
     """A dictionary column from integer codes into ``values``; a negative code is null."""
     codes = np.asarray(codes)
-    return _dictionary(masked(codes, codes < 0, pa.int32()), codes, pa.array(list(values)))
+    return _dictionary(masked(codes, codes < 0, pa.int32()), codes, strings(values))
 
 
 def _dictionary(indices: pa.Array, codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
@@ -162,8 +204,8 @@ class BatchBuilder:
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
         self._start_us = round(start.timestamp() * 1_000_000)
         self._unit_us = time_unit_s * 1_000_000
-        self._vocab = pa.array(list(spec.vocabulary), type=pa.string())
-        self._kinds = pa.array(list(spec.rare_kinds), type=pa.string())
+        self._vocab = strings(spec.vocabulary)
+        self._kinds = strings(spec.rare_kinds)
         self.next_seq = 0
         self._last_time = -np.inf
         self.rows = 0
@@ -213,15 +255,15 @@ class BatchBuilder:
             rare_arr = const.not_rare
         arrays: list[pa.Array] = [
             const.replication,
-            pa.array(seq),
-            pa.array(time),
-            pa.array(self._timestamps(time), type=pa.timestamp("us", tz="UTC")),
-            pa.array(np.asarray(entity_id, dtype=np.int64)),
-            _dictionary(pa.array(event), event, self._vocab),
+            plain(seq, pa.int64()),
+            plain(time, pa.float64()),
+            plain(self._timestamps(time), pa.timestamp("us", tz="UTC")),
+            plain(np.asarray(entity_id, dtype=np.int64), pa.int64()),
+            _dictionary(plain(event, pa.int32()), event, self._vocab),
             cause_arr,
             rare_arr,
             kind_arr,
-            const.weight if weight is None else pa.array(np.asarray(weight, dtype=np.float64)),
+            const.weight if weight is None else plain(np.asarray(weight, np.float64), pa.float64()),
         ]
         columns = columns or {}
         unknown = set(columns) - {f.name for f in self.spec.columns}
@@ -233,6 +275,8 @@ class BatchBuilder:
                 arrays.append(pa.nulls(n, f.type))
             elif isinstance(value, pa.Array):
                 arrays.append(value if value.type == f.type else value.cast(f.type))
+            elif isinstance(value, np.ndarray) and _fixed_width(f.type, value.dtype):
+                arrays.append(plain(value, f.type))
             else:
                 arrays.append(pa.array(value, type=f.type))
         self.next_seq += n
@@ -277,10 +321,10 @@ class BatchBuilder:
         const = self._const
         if const is None or len(const.weight) < n:
             const = self._const = _Constants(
-                replication=pa.array(np.full(n, self.replication, dtype=np.int32)),
-                weight=pa.array(np.ones(n), type=pa.float64()),
+                replication=plain(np.full(n, self.replication, dtype=np.int32), pa.int32()),
+                weight=plain(np.ones(n), pa.float64()),
                 no_cause=pa.nulls(n, pa.int64()),
-                not_rare=pa.array(np.zeros(n, dtype=np.bool_)),
+                not_rare=plain(np.zeros(n, dtype=np.bool_), pa.bool_()),
                 no_kind=categorical(np.full(n, -1, dtype=np.int32), self.spec.rare_kinds),
             )
         if len(const.weight) == n:
@@ -303,7 +347,7 @@ def _bools(values: np.ndarray, all_false: pa.Array) -> pa.Array:
     none is set, the usual case of ground-truth labels, which skips packing them into bits."""
     if len(values) == len(all_false) and not values.any():
         return all_false
-    return pa.array(values)
+    return plain(values, pa.bool_())
 
 
 def dictionary_counts(column: pa.Array | pa.ChunkedArray) -> dict[str, int]:
