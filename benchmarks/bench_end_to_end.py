@@ -1,7 +1,8 @@
 """End-to-end figures of the `arrivals` model, each measured in this one run.
 
 1. events/s of ``eventforge.run`` (simulate + write Parquet, serial) vs pyarrow alone writing the
-   same table with the same settings (target >= 70%);
+   same table with the same settings (target >= 70%), each the best of ``REPEAT`` runs (a run
+   is ~1.5 s, and single runs on a shared 2-core machine spread over +-10%);
 2. peak RSS of a run at horizon H and 10H, each in a fresh process (target: within 20%);
 3. wall time of a warm ``eventforge run`` of a small scenario, as a user types it (target < 2 s).
 
@@ -23,16 +24,20 @@ import eventforge as ef
 SCENARIO = "arrivals"
 # About 10 M events: the built-in shop scaled to 150,000 customers over 60 days.
 BIG = ["horizon=60d", "params.entities=150000"]
+REPEAT = 3
 
 
 def _events_per_second(tmp: Path) -> None:
     # Warm: load the compiled kernels once, as any long run has (the start-up is figure 3).
     ef.simulate(ef.load_scenario(SCENARIO, overrides=["horizon=1d"], seed=1))
     scenario = ef.load_scenario(SCENARIO, overrides=BIG, seed=1)
-    result = ef.run(scenario, tmp / "e2e", executor="serial")
+    runs = [ef.run(scenario, tmp / "e2e", executor="serial", overwrite=True) for _ in range(REPEAT)]
+    result = min(runs, key=lambda r: r.seconds)
     e2e = result.rows / result.seconds
     table = ef.read_table(result.root).drop_columns(["point"])
-    alone, size = pyarrow_alone(table, scenario, tmp / "alone.parquet")
+    alone, size = max(
+        pyarrow_alone(table, scenario, tmp / f"alone{i}.parquet") for i in range(REPEAT)
+    )
     print(f"end to end, {result.rows:,} events: {e2e / 1e6:.2f} M events/s")
     print(f"pyarrow alone, same table, same settings: {alone / 1e6:.2f} M rows/s")
     print(f"ratio end to end / pyarrow alone: {e2e / alone:.0%} (target >= 70%)")
