@@ -228,7 +228,7 @@ class CompiledEngine:
                 ]
         # Bounds on what one event can add (a batch's members are events of their own): a
         # shift change or a repair starts up to the most servers on duty.
-        most = max(st.max_servers() for st in specs)
+        most = self._most_servers = max(st.max_servers() for st in specs)
         self.out_margin = 8 + 2 * most
         self.heap_margin = 4 + 2 * most
         self._servers = [st.servers_at(self._hour0) for st in specs]
@@ -236,7 +236,7 @@ class CompiledEngine:
     def _state(self, n_cls: int, n_st: int, slots: int = 1024, queue: int = 256) -> None:
         """Mutable state arrays, carried across kernel calls."""
         # Station rows and, last, the globals: one array the kernel takes whole.
-        self.s = np.zeros((n_st + 1, kn.S_WIDTH), dtype=np.int64)
+        self.s = np.zeros((n_st + 1, kn.S_SV + self._most_servers), dtype=np.int64)
         self.totals = np.zeros((n_st + 1, kn.T_WIDTH), dtype=np.int64)
         self.g = self.s[-1]
         self.g[kn.G_NFREE] = slots
@@ -244,7 +244,7 @@ class CompiledEngine:
         self.s[:-1, kn.S_BEGAN] = self.s[:-1, kn.S_SHIFT] = -1
         self.s[:-1, kn.S_SERVERS] = self._servers
         self.h = np.zeros((1 + 2 * slots + n_cls + n_st + self.heap_margin, 5))
-        self.c = np.zeros((slots, 10), dtype=np.int64)
+        self.c = np.zeros((slots, kn.C_WIDTH), dtype=np.int64)
         self.cf = np.zeros((slots, 2))
         self.fr = np.arange(slots - 1, -1, -1, dtype=np.int64)  # slot 0 is taken first
         self.q = np.zeros((n_st, queue, 3), dtype=np.int64)

@@ -24,10 +24,10 @@ Layouts (column constants below):
 - ``c[N, 10]`` / ``cf[N, 2]``: customer slots, recycled through the stack ``fr`` at departure.
   A pending timer carries the slot's token at scheduling; tokens only grow (also across
   recycling), so a stale timer never matches.
-- ``s[S + 1, S_WIDTH]``: station state, one row per station (``S_*``), and the integer globals
-  (``G_*``) in the last row; ``q[S, Q, 3]``: each station's waiting heap of (priority, join
-  order, slot), its size in ``s[station, S_QN]``, entries of abandoned customers dropped lazily
-  at dispatch.
+- ``s[S + 1, S_SV + most servers]``: station state, one row per station (``S_*``, then the
+  station's service list), and the integer globals (``G_*``) in the last row; ``q[S, Q, 3]``:
+  each station's waiting heap of (priority, join order, slot), its size in
+  ``s[station, S_QN]``, entries of abandoned customers dropped lazily at dispatch.
 - ``of[cap]`` / ``oe[2, cap]`` / ``oi[7, cap]``: output events, one row per column so that
   each column is contiguous: the times, the int64 columns (``OE_*``: entity, cause) and the
   small ones as int32 (``O_*``: event, kind, station, class, queue, busy, servers), the
@@ -79,7 +79,10 @@ DONE, FULL, GROW = 0, 1, 2
 # stays short (checks added to it measurably slowed the M/M/5).
 T_ARRIVAL, T_RENEWAL, T_END, T_RENEGE, T_FAIL, T_REPAIR, T_SHIFT = range(7)
 # Customer slot columns (c) and float columns (cf).
-C_ID, C_CLS, C_KIND, C_LAST, C_ST, C_TOK, C_WAIT, C_ORDER, C_OUT, C_INSVC = range(10)
+# C_SVPOS: the customer's place in its station's service list (see S_SV), while in service.
+C_ID, C_CLS, C_KIND, C_LAST, C_ST, C_TOK, C_WAIT, C_ORDER, C_OUT, C_INSVC, C_SVPOS = range(11)
+#: Columns of ``c``.
+C_WIDTH = 11
 F_REM, F_END = range(2)
 # Station state columns (rows of s but the last; S_QN: customers in the waiting heap).
 # S_SHIFT: the seq of the station's previous shift_change (the cause of the next).
@@ -89,8 +92,12 @@ S_BUSY, S_NWAIT, S_UP, S_NEXT, S_BEGAN, S_SERVERS, S_QN, S_SHIFT = range(8)
 # the time held in h[0, 2]. G_QFULL: some station queue has room for 2 entries or fewer (what
 # one event may add: a customer and one it preempts), checked where queues grow, not per event.
 G_INIT, G_NFREE, G_NEXT_ID, G_COUNT, G_NOUT, G_PEND, G_PCLS, G_PKIND, G_QFULL = range(9)
-#: Columns of ``s``.
+#: Columns of ``s`` before a station's service list: ``s[st, S_SV + x]`` for x < busy are the
+#: slots of its customers in service (suspended ones included), in no particular order, so that
+#: a preemption looks at the station's busy servers, not at every customer slot. The caller
+#: gives ``s`` room for the most servers any station has on duty (busy never exceeds that).
 S_WIDTH = 9
+S_SV = S_WIDTH
 # Columns of the log's totals, counted by :func:`tally` into an array of their own, one row per
 # station and a last one (T_EVENTS + e: events of type e at the station, or station-less events
 # in the last row; T_KINDS + r, in the last row only: events of rare kind r, surge and outage).
@@ -174,6 +181,16 @@ def _qpush(q, s, st, prio, order, slot):
         q[st, i, 0], q[st, i, 1], q[st, i, 2] = q[st, p, 0], q[st, p, 1], q[st, p, 2]
         i = p
     q[st, i, 0], q[st, i, 1], q[st, i, 2] = prio, order, slot
+
+
+@inline
+def _unserve(s, c, st, i):
+    """Customer slot ``i`` leaves service at station ``st``: out of the service list (the last
+    entry takes its place) and one server less busy."""
+    last = s[st, S_BUSY] - 1
+    j = s[st, S_SV + last]
+    s[st, S_SV + c[i, C_SVPOS]], c[j, C_SVPOS] = j, c[i, C_SVPOS]
+    s[st, S_BUSY] = last
 
 
 @inline
@@ -299,7 +316,7 @@ def run_network(
             if c[i, C_TOK] == tok:
                 st = c[i, C_ST]
                 c[i, C_INSVC] = 0
-                s[st, S_BUSY] -= 1
+                _unserve(s, c, st, i)
                 cf[i, F_REM] = -1.0
                 _cust(END, i, st, outage_code if c[i, C_OUT] else -2, t, c, s, of, oe, oi)
                 c[i, C_OUT] = 0
@@ -388,7 +405,9 @@ def run_network(
                     c[i, C_WAIT] = 0
                     c[i, C_TOK] += 1
                     s[st, S_NWAIT] -= 1
-                    s[st, S_BUSY] += 1
+                    busy = s[st, S_BUSY]
+                    s[st, S_SV + busy], c[i, C_SVPOS] = i, busy
+                    s[st, S_BUSY] = busy + 1
                     _cust(START, i, st, -2, t, c, s, of, oe, oi)
                     if cf[i, F_REM] < 0.0:
                         k = c[i, C_CLS]
@@ -471,16 +490,16 @@ def run_network(
                         # latest to have joined among equals) goes back to the queue with
                         # its place and remaining time if the newcomer outranks it.
                         v, vp, vo = -1, 0, 0
-                        for j in range(c.shape[0]):
-                            if c[j, C_INSVC] and c[j, C_ST] == st:
-                                p = ccfg[c[j, C_CLS], K_PRIO]
-                                if v < 0 or p > vp or (p == vp and c[j, C_ORDER] > vo):
-                                    v, vp, vo = j, p, c[j, C_ORDER]
+                        for x in range(s[st, S_BUSY]):
+                            j = s[st, S_SV + x]
+                            p = ccfg[c[j, C_CLS], K_PRIO]
+                            if v < 0 or p > vp or (p == vp and c[j, C_ORDER] > vo):
+                                v, vp, vo = j, p, c[j, C_ORDER]
                         if v >= 0 and vp > ccfg[k, K_PRIO]:
                             c[v, C_TOK] += 1
                             cf[v, F_REM] = cf[v, F_END] - t
                             c[v, C_INSVC] = 0
-                            s[st, S_BUSY] -= 1
+                            _unserve(s, c, st, v)
                             _qpush(q, s, st, vp, vo, v)
                             c[v, C_WAIT] = 1
                             s[st, S_NWAIT] += 1
