@@ -285,6 +285,45 @@ def test_daily_profile_shapes_arrivals_and_batches_multiply_them() -> None:
     assert set(sizes.tolist()) == {1, 2}
 
 
+@pytest.mark.parametrize("engine", ["simpy", "compiled"])
+def test_arrival_rate_follows_the_weekly_profile_and_surges(engine: str) -> None:
+    # A rate piecewise constant by hour of the week, times 4 in surges that begin and end
+    # off the hour (one inside another: x 16 there): arrivals in each piece are Poisson with
+    # mean rate * length, SE sqrt(mean); 4 SE. Gaps do not cross changes of rate, so counts
+    # right after a change would show a restart that is not memoryless.
+    weekly = [1.0, 2.0, 0.5, 1.0, 1.5, 0.0, 1.0]  # no arrivals on Saturdays
+    params = {
+        "engine": engine,
+        "classes": {
+            "c": {"arrivals": {"process": "poisson", "rate": 2.0, "weekly_profile": weekly}}
+        },
+        "stations": {"s": {"servers": 100, "service": {"dist": "deterministic", "value": 0.01}}},
+        "routing": {"c": {"arrival": {"s": 1.0}, "s": {"exit": 1.0}}},
+    }
+    surges = [
+        {"at": 30.25, "duration": 20.5, "multiplier": 4.0},
+        {"at": 40.75, "duration": 5.0, "multiplier": 4.0},
+    ]
+    weeks = 20
+    frame = _frame(list(_sim(params, weeks * 168.0, seed=5, rare={"surges": surges}).run()))
+    t = frame.loc[frame["event"] == "arrival", "time"].to_numpy()
+    rate = 2.0 * np.array(weekly) / np.mean(weekly)
+    pieces = [(30.25, 40.75, 4.0), (40.75, 45.75, 16.0), (45.75, 50.75, 4.0)]
+    for a, b, mult in pieces:
+        mean = rate[1] * mult * (b - a)  # all on the first Tuesday (hours 24-48)
+        n = ((t >= a) & (t < b)).sum()
+        assert abs(n - mean) < 4 * math.sqrt(mean), (a, b, n, mean)
+    rest = t[t >= 168.0]  # weeks 2.. have no surges
+    counts = np.bincount((rest % 168 // 24).astype(int), minlength=7)
+    mean = rate * 24 * (weeks - 1)
+    assert counts[5] == 0
+    assert (np.abs(counts - mean) <= 4 * np.sqrt(mean)).all(), (counts, mean)
+    # Within the hour, arrivals spread evenly (no pile-up after each hour's restart): the
+    # count in the first tenth of the hours, Binomial(n, 0.1), SE sqrt(n 0.09).
+    early = ((rest % 1.0) < 0.1).sum()
+    assert abs(early - 0.1 * len(rest)) < 4 * math.sqrt(0.09 * len(rest))
+
+
 def test_renewal_arrivals_count() -> None:
     # Gamma interarrivals (mean 0.5, cv 0.5): the count by t is asymptotically normal with mean
     # t / m and variance t cv^2 / m (renewal CLT).

@@ -143,7 +143,7 @@ class CompiledEngine:
         sidx = {s: i for i, s in enumerate(self.station_names)} | {EXIT: -1}
         emp: list[float] = []
         self.ccfg = np.zeros((n_cls, 6), dtype=np.int64)
-        self.rate, self.bound = np.zeros(n_cls), np.ones(n_cls)
+        self.rate = np.zeros(n_cls)
         self.profile = np.ones((n_cls, 168))
         self.pat, self.ia = np.zeros((n_cls, 3)), np.zeros((n_cls, 3))
         longest = max((len(c.balk_probability or ()) for c in p.classes.values()), default=0)
@@ -154,7 +154,6 @@ class CompiledEngine:
             if isinstance(c.arrivals, PoissonArrivals)
         ]
         self.bcum = np.ones((n_cls, max(map(len, batches), default=1)))
-        surge_max = math.prod(max(1.0, float(m)) for m in self._surges[:, 2])
         for k, spec in enumerate(p.classes.values()):
             thr = spec.balk_if_queue_at_least
             probs = spec.balk_probability or []
@@ -180,7 +179,6 @@ class CompiledEngine:
                     daily / daily.mean(), 7
                 )
                 self.rate[k] = arr.rate
-                self.bound[k] = arr.rate * self.profile[k].max() * surge_max
                 flat = arr.daily_profile is None and arr.weekly_profile is None
                 self.ccfg[k, kn.K_FLAT] = int(flat and len(self._surges) == 0)
                 if arr.batch_size is not None:
@@ -331,7 +329,7 @@ class CompiledEngine:
         arrays if it asks): its status and the events written."""
         status = kn.run_network(
             self.rng, horizon, self.out_margin, self.heap_margin,
-            self.ccfg, self.rate, self.bound, self.profile, self.pat, self.balk_p,
+            self.ccfg, self.rate, self.profile, self.pat, self.balk_p,
             self._week_hour0, self._units_per_hour, self._surges, self._codes[0],
             self.ia, self.bcum, self._hour0, self.shifts, self.emp,
             self.scfg, self.svc, self.ttf, self.rep, self._codes[1],

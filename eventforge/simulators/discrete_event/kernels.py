@@ -43,6 +43,8 @@ Layouts (column constants below):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from eventforge._numba import inline, kernel
@@ -78,6 +80,9 @@ DONE, FULL, GROW = 0, 1, 2
 # T_RENEWAL: a renewal class's arrival, an event type of its own so that the Poisson path
 # stays short (checks added to it measurably slowed the M/M/5).
 T_ARRIVAL, T_RENEWAL, T_END, T_RENEGE, T_FAIL, T_REPAIR, T_SHIFT = range(7)
+# Tokens of T_ARRIVAL events: a new arrival (or batch), a batch's next member, a change of
+# the class's rate.
+A_NEW, A_MEMBER, A_BREAK = range(3)
 # Customer slot columns (c) and float columns (cf).
 # C_SVPOS: the customer's place in its station's service list (see S_SV), while in service.
 C_ID, C_CLS, C_KIND, C_LAST, C_ST, C_TOK, C_WAIT, C_ORDER, C_OUT, C_INSVC, C_SVPOS = range(11)
@@ -109,7 +114,7 @@ OE_ENTITY, OE_CAUSE = range(2)
 O_EVENT, O_KIND, O_STATION, O_CLS, O_QUEUE, O_BUSY, O_SERVERS = range(7)
 # Class config columns (ccfg) and station config columns (scfg).
 # K_RENEWAL: a renewal stream (interarrival row ia[k]; arrivals are T_RENEWAL events, no
-# thinning, no surges); K_BATCH_N: entries of the class's cumulative batch-size row bcum[k]
+# surges); K_BATCH_N: entries of the class's cumulative batch-size row bcum[k]
 # (0 or 1: one customer per arrival, no draw).
 K_PRIO, K_BALK_THR, K_BALK_N, K_FLAT, K_RENEWAL, K_BATCH_N = range(6)
 # X_NSHIFT: shifts in the station's daily schedule shifts[st] (rows (hour, servers)), 0: none.
@@ -152,6 +157,38 @@ def _shift_time(shifts, st, ns, m, hour0, units_per_hour):
     """Time of station ``st``'s ``m``-th shift boundary since day 0 (the SimPy engine's
     formula: ``(day * 24 + hour - hour0) * units per hour``)."""
     return ((m // ns) * 24 + shifts[st, m % ns, 0] - hour0) * units_per_hour
+
+
+@inline
+def _next_arrival(k, t, ccfg, rate, profile, week_hour0, units_per_hour, surges, rng):
+    """Poisson class ``k``'s next arrival after ``t``, as ``(time, A_NEW)``, or the next time
+    its rate changes, ``(time, A_BREAK)``, if that comes first: the rate is piecewise constant
+    (hour of the week x the surges on), and a Poisson process restarted at a change of rate
+    with the new rate is the same process (memorylessness), so no candidate is thrown away,
+    unlike thinning at the rate's maximum (5 candidates per arrival in the emergency
+    department). The SimPy engine's ``_poisson`` does the same arithmetic, to the bit."""
+    if ccfg[k, K_FLAT]:
+        return t + rng.exponential(1.0 / rate[k]), A_NEW
+    hour = math.floor(week_hour0 + t / units_per_hour)
+    end = (hour + 1 - week_hour0) * units_per_hour
+    while end <= t:  # t at an hour's boundary, rounded down
+        hour += 1
+        end = (hour + 1 - week_hour0) * units_per_hour
+    r = rate[k] * profile[k, hour % 168]
+    for j in range(surges.shape[0]):
+        a, b = surges[j, 0], surges[j, 1]
+        if a <= t < b:
+            r *= surges[j, 2]
+        if t < a < end:
+            end = a
+        elif t < b < end:
+            end = b
+    if r > 0.0:
+        gap = rng.exponential(1.0 / r)
+        if t + gap < end:
+            return t + gap, A_NEW
+    # t + (end - t), not end itself: SimPy's timeout arithmetic.
+    return t + (end - t), A_BREAK
 
 
 @inline
@@ -222,7 +259,7 @@ def _cust(ev, i, st, kind, now, c, s, of, oe, oi):
 @kernel
 def run_network(
     rng, t_stop, out_margin, heap_margin,
-    ccfg, rate, bound, profile, pat, balk_p, week_hour0, units_per_hour, surges, surge_code,
+    ccfg, rate, profile, pat, balk_p, week_hour0, units_per_hour, surges, surge_code,
     ia, bcum, hour0, shifts, emp,
     scfg, svc, ttf, rep, outage_code, rcum, rdest, rcls, rn,
     h, c, cf, fr, s, q, of, oe, oi,
@@ -236,7 +273,10 @@ def run_network(
             if ccfg[k, K_RENEWAL]:
                 _push(h, _sample(ia[k, 0], ia[k, 1], ia[k, 2], rng, emp), T_RENEWAL, k, 0)
             elif rate[k] > 0.0:
-                _push(h, rng.exponential(1.0 / bound[k]), T_ARRIVAL, k, 0)
+                t0, tok0 = _next_arrival(
+                    k, 0.0, ccfg, rate, profile, week_hour0, units_per_hour, surges, rng
+                )
+                _push(h, t0, T_ARRIVAL, k, tok0)
         for st in range(n_st):
             if scfg[st, X_BREAKDOWNS]:
                 _push(h, _sample(ttf[st, 0], ttf[st, 1], ttf[st, 2], rng, emp), T_FAIL, st, 0)
@@ -255,10 +295,10 @@ def run_network(
         if s[-1, G_NFREE] == 0 or s[-1, G_QFULL] or h[0, 0] + heap_margin >= h.shape[0]:
             return GROW
         if s[-1, G_PEND] > 0:
-            # The next member of a batch (token 1), handled before any other event, as in SimPy
+            # The next member of a batch (A_MEMBER), handled before any other event, as in SimPy
             # (as a pseudo-event, not a loop over members: that made the M/M/5 ~7% slower).
             s[-1, G_PEND] -= 1
-            t, typ, ident, tok = h[0, 2], T_ARRIVAL, s[-1, G_PCLS], 1
+            t, typ, ident, tok = h[0, 2], T_ARRIVAL, s[-1, G_PCLS], A_MEMBER
         else:
             if h[0, 0] == 0.0 or h[1, 0] >= t_stop:
                 return DONE
@@ -292,18 +332,16 @@ def run_network(
         keep, kind = True, -1
         if typ == T_ARRIVAL:
             k = ident
-            if tok:
+            if tok == A_MEMBER:
                 kind = s[-1, G_PKIND]
+            elif tok == A_BREAK:
+                keep = False  # the rate changes here: only the next arrival is drawn
             else:
-                # Poisson, thinned: surges apply, and a kept candidate may be a batch.
-                mult = 1.0
+                # Poisson: a customer (of a surge if one is on), or a batch of them.
                 for j in range(surges.shape[0]):
                     if surges[j, 0] <= t < surges[j, 1]:
-                        mult, kind = mult * surges[j, 2], surge_code
-                if ccfg[k, K_FLAT] == 0:
-                    hour = int((week_hour0 + t / units_per_hour) // 1.0) % 168
-                    keep = rng.random() * bound[k] < rate[k] * profile[k, hour] * mult
-                if keep and ccfg[k, K_BATCH_N] > 1:
+                        kind = surge_code
+                if ccfg[k, K_BATCH_N] > 1:
                     # The first cumulative probability above a uniform (bisect_right in SimPy).
                     u = rng.random()
                     nb = 1
@@ -514,7 +552,10 @@ def run_network(
         if typ == T_ARRIVAL and s[-1, G_PEND] == 0:
             # The next arrival is drawn after this one (and its whole batch) is handled, as the
             # SimPy process does.
-            nt, ntyp = t + rng.exponential(1.0 / bound[ident]), T_ARRIVAL
+            nt, ntok = _next_arrival(
+                ident, t, ccfg, rate, profile, week_hour0, units_per_hour, surges, rng
+            )
+            ntyp = T_ARRIVAL
         elif typ == T_RENEWAL:
             gap = _sample(ia[ident, 0], ia[ident, 1], ia[ident, 2], rng, emp)
             nt, ntyp = t + gap, T_RENEWAL

@@ -9,6 +9,7 @@ config arrays (so both consume one translation of the params) and runs to the ho
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,14 +177,36 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
         else:
             join(c, dest, external=src == 0)
 
-    def gap(k: int) -> float:
+    def next_arrival(k: int, t: float) -> None:
+        """Schedule class ``k``'s next arrival, or the next change of its rate (token 2) if a
+        Poisson class's rate changes first (the kernel's ``_next_arrival``)."""
         if eng.ccfg[k, 4]:
-            return _sample(eng.ia[k], rng, emp)
-        return float(rng.exponential(1.0 / eng.bound[k]))
+            push(t + _sample(eng.ia[k], rng, emp), _ARRIVE, k)
+            return
+        if eng.ccfg[k, 3]:
+            push(t + float(rng.exponential(1.0 / eng.rate[k])), _ARRIVE, k)
+            return
+        uph, w0 = eng._units_per_hour, eng._week_hour0
+        hour = math.floor(w0 + t / uph)
+        while (end := (hour + 1 - w0) * uph) <= t:
+            hour += 1
+        r = float(eng.rate[k] * eng.profile[k, hour % 168])
+        for a, b, m in eng._surges.tolist():
+            if a <= t < b:
+                r *= m
+            if t < a < end:
+                end = a
+            elif t < b < end:
+                end = b
+        gap = float(rng.exponential(1.0 / r)) if r > 0.0 else math.inf
+        if t + gap < end:
+            push(t + gap, _ARRIVE, k)
+        else:
+            push(t + (end - t), _ARRIVE, k, 2)
 
     for k in range(eng.ccfg.shape[0]):
         if eng.ccfg[k, 4] or eng.rate[k] > 0:
-            push(gap(k), _ARRIVE, k)
+            next_arrival(k, 0.0)
     for st in range(n_st):
         if eng.scfg[st, 2]:
             push(_sample(eng.ttf[st], rng, emp), _FAIL, st)
@@ -198,17 +221,11 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
         now[0] = t
         if typ == _ARRIVE:
             k = ident
-            size, kind = 1, -1
+            size, kind = 1 if token != 2 else 0, -1
             if not eng.ccfg[k, 4]:
-                mult = 1.0
-                for a, b, m in eng._surges:
+                for a, b, _ in eng._surges:
                     if a <= t < b:
-                        mult, kind = mult * m, surge
-                hour = int((eng._week_hour0 + t / eng._units_per_hour) // 1.0) % 168
-                if not eng.ccfg[k, 3] and (
-                    rng.random() * eng.bound[k] >= eng.rate[k] * eng.profile[k, hour] * mult
-                ):
-                    size = 0
+                        kind = surge
                 n = int(eng.ccfg[k, 5])
                 if size and n > 1:
                     size = 1 + int(np.searchsorted(eng.bcum[k, : n - 1], rng.random(), "right"))
@@ -217,7 +234,7 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
                 next_id += 1
                 c.last = emit(ARRIVAL, c.cid, -1, kind, -1, k)
                 route(c, 0)
-            push(t + gap(k), _ARRIVE, k)
+            next_arrival(k, t)
         elif typ == _END and ident.token == token:
             c = ident
             st = c.station

@@ -258,15 +258,19 @@ class NetworkEngine:
     # --- arrivals --------------------------------------------------------------------------
 
     def _poisson(self, cls: int, spec: PoissonArrivals) -> Generator[simpy.Event, Any, None]:
-        """Thinning (Lewis & Shedler, Naval Res. Logist. Q. 26(3), 1979): candidates at the
-        rate's upper bound, each kept with probability rate(t) / bound."""
-        rng, env = self.rng, self.env
+        """A Poisson stream whose rate is piecewise constant (hour of the week x the surges on):
+        each gap is drawn at the current rate; one that would cross the next change of rate is
+        dropped and the stream restarts there at the new rate, which by memorylessness is the
+        same process (Cinlar, Introduction to Stochastic Processes, 4.3). Unlike thinning at
+        the rate's maximum, no candidate event is thrown away (thinning made 5 per arrival in
+        the emergency department). The compiled engine's ``_next_arrival`` does the same
+        arithmetic, to the bit."""
+        rng, env, uph, w0 = self.rng, self.env, self._hour, self._week_hour0
         daily = np.ones(24) if spec.daily_profile is None else np.asarray(spec.daily_profile)
         weekly = np.ones(7) if spec.weekly_profile is None else np.asarray(spec.weekly_profile)
         profile = (
             np.repeat(weekly / weekly.mean(), 24) * np.tile(daily / daily.mean(), 7)
         ).tolist()
-        bound = spec.rate * max(profile) * math.prod(max(1.0, m) for _, _, m in self._surges)
         flat = spec.daily_profile is None and spec.weekly_profile is None and not self._surges
         sizes: list[int] = [1]
         cum: list[float] = [1.0]
@@ -274,16 +278,33 @@ class NetworkEngine:
             sizes = list(range(1, len(spec.batch_size) + 1))
             cum = cumulative(np.array(spec.batch_size)).tolist()
         while True:
-            yield env.timeout(float(rng.exponential(1.0 / bound)))
-            t = env.now
-            mult, kind = 1.0, -1
-            for a, b, m in self._surges:
-                if a <= t < b:
-                    mult, kind = mult * m, self.surge_code
-            if not flat:
-                hour = int((self._week_hour0 + t / self._hour) // 1) % 168
-                if float(rng.random()) * bound >= spec.rate * profile[hour] * mult:
+            if flat:
+                yield env.timeout(float(rng.exponential(1.0 / spec.rate)))
+            else:
+                t = env.now
+                hour = math.floor(w0 + t / uph)
+                end = (hour + 1 - w0) * uph
+                while end <= t:  # t at an hour's boundary, rounded down
+                    hour += 1
+                    end = (hour + 1 - w0) * uph
+                r = spec.rate * profile[hour % 168]
+                for a, b, m in self._surges:
+                    if a <= t < b:
+                        r *= m
+                    if t < a < end:
+                        end = a
+                    elif t < b < end:
+                        end = b
+                gap = float(rng.exponential(1.0 / r)) if r > 0.0 else math.inf
+                if t + gap >= end:
+                    yield env.timeout(end - t)
                     continue
+                yield env.timeout(gap)
+            t = env.now
+            kind = -1
+            for a, b, _ in self._surges:
+                if a <= t < b:
+                    kind = self.surge_code
             for _ in range(sizes[_pick(cum, rng)]):
                 self._arrive(cls, kind)
 
