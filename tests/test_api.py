@@ -34,3 +34,18 @@ def test_import_loads_no_model_and_compiles_nothing() -> None:
         "assert 'mesa' not in sys.modules and 'simpy' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_listing_and_validating_models_imports_neither_mesa_nor_pandas() -> None:
+    # Mesa brings SciPy, pandas and networkx (~0.8 s): only runs of Mesa models need it, and
+    # only reading a dataset needs pandas (through pyarrow.dataset).
+    code = (
+        "import sys, eventforge as ef\n"
+        "from eventforge.simulators import get_simulator, model_names\n"
+        "for name in model_names():\n"
+        "    get_simulator(name)\n"
+        "ef.load_scenario('payments')\n"
+        "ef.load_scenario('epidemic')\n"
+        "assert 'mesa' not in sys.modules and 'pandas' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

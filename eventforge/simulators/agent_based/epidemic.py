@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -45,13 +45,11 @@ from eventforge.events import (
 )
 from eventforge.scenario.types import StrictModel
 from eventforge.simulators.agent_based import epidemic_kernels as K
-from eventforge.simulators.agent_based.epidemic_model import (
-    SYSTEM_EVENTS,
-    DayEvents,
-    EpidemicModel,
-)
 from eventforge.simulators.agent_based.epidemic_params import EpidemicParams, EpidemicRareEvents
 from eventforge.simulators.base import Simulator, Summary
+
+if TYPE_CHECKING:
+    from eventforge.simulators.agent_based.epidemic_model import DayEvents, EpidemicModel
 
 __all__ = ["Epidemic", "EpidemicParams", "EpidemicRareEvents"]
 
@@ -66,6 +64,8 @@ AGENT_EVENTS = (
     "death",
     "vaccination",
 )
+#: System events (entity_id -1), after the nine agent events in the vocabulary.
+SYSTEM_EVENTS = ("lockdown_start", "lockdown_end", "school_closure_start", "school_closure_end")
 RARE_KINDS = ("superspreading", "hospital_overflow")
 _DICT = pa.dictionary(pa.int32(), pa.string())
 _FIELDS = ("time", "entity", "event", "cause", "rare", "layer", "infector", "state")
@@ -124,6 +124,10 @@ class Epidemic(Simulator):
         days = math.floor(self.ctx.horizon / day_units + 1e-9)
         if days < 1:
             raise ValueError(f"horizon {self.ctx.horizon:g} is under one day")
+        # Mesa (with SciPy, pandas and networkx: ~0.8 s) is imported by runs of Mesa models
+        # only, not by every command that lists or validates models.
+        from eventforge.simulators.agent_based.epidemic_model import EpidemicModel
+
         model = EpidemicModel(p, rare, self.rng, day_units)
         self.model = model
         tally = _Tally()

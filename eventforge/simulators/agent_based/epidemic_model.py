@@ -30,10 +30,8 @@ from eventforge.simulators.agent_based.epidemic_params import (
     dist_row,
 )
 
-__all__ = ["SYSTEM_EVENTS", "DayEvents", "EpidemicModel", "Person"]
+__all__ = ["DayEvents", "EpidemicModel", "Person"]
 
-#: System events (entity_id -1), after the nine agent events in the vocabulary.
-SYSTEM_EVENTS = ("lockdown_start", "lockdown_end", "school_closure_start", "school_closure_end")
 _LOCKDOWN_START, _LOCKDOWN_END, _SCHOOL_START, _SCHOOL_END = range(9, 13)
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -51,7 +51,6 @@ from eventforge.events import (
 )
 from eventforge.scenario.types import StrictModel
 from eventforge.simulators.agent_based import payments_kernels as K
-from eventforge.simulators.agent_based.payments_model import DayEvents, PaymentsModel
 from eventforge.simulators.agent_based.payments_params import PaymentsParams
 from eventforge.simulators.agent_based.payments_typology_params import (
     DECOYS,
@@ -59,6 +58,9 @@ from eventforge.simulators.agent_based.payments_typology_params import (
     PaymentsRareEvents,
 )
 from eventforge.simulators.base import Simulator, Summary
+
+if TYPE_CHECKING:
+    from eventforge.simulators.agent_based.payments_model import DayEvents, PaymentsModel
 
 __all__ = ["Payments", "PaymentsParams"]
 
@@ -139,6 +141,10 @@ class Payments(Simulator):
         days = math.floor(self.ctx.horizon / day_units + 1e-9)
         if days < 1:
             raise ValueError(f"horizon {self.ctx.horizon:g} is under one day")
+        # Mesa (with SciPy, pandas and networkx: ~0.8 s) is imported by runs of Mesa models
+        # only, not by every command that lists or validates models.
+        from eventforge.simulators.agent_based.payments_model import PaymentsModel
+
         model = PaymentsModel(p, self.rare_events, self.rng, day_units, self.ctx.start, days=days)
         self.model = model
         self._summary: Summary = {}
@@ -200,7 +206,7 @@ class Payments(Simulator):
 
     @staticmethod
     def _join(days: list[DayEvents]) -> DayEvents:
-        return days[0] if len(days) == 1 else DayEvents.concat(days)
+        return days[0] if len(days) == 1 else days[0].concat(days)
 
     def _batches(
         self, events: DayEvents, model: PaymentsModel, day_units: float
