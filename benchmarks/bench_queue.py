@@ -183,11 +183,13 @@ def _ciw_arrivals(
 ) -> ciw.dists.Distribution:
     """The NHPP as Ciw's piecewise-constant Poisson process, hour by hour over the horizon:
     the same rate function as the SimPy engine (weekly x daily profile, each normalised to
-    mean 1, times any surge overlapping the hour), thinned by the routing share ``share``.
+    mean 1, times the trend at the hour's start and any surge overlapping the hour), thinned
+    by the routing share ``share``.
     Exact when the scenario starts on the hour and surges start and end on the hour."""
     rare: QueueNetworkRareEvents = scenario.points[0].rare_events  # type: ignore[assignment]
     hours = math.ceil(scenario.horizon * unit_h)
-    if spec.daily_profile is None and spec.weekly_profile is None and not rare.surges:
+    flat = spec.daily_profile is None and spec.weekly_profile is None and spec.trend is None
+    if flat and not rare.surges:
         return ciw.dists.Exponential(rate=spec.rate * share)
     daily = np.asarray(spec.daily_profile or [1.0] * 24)
     weekly = np.asarray(spec.weekly_profile or [1.0] * 7)
@@ -203,6 +205,8 @@ def _ciw_arrivals(
             + (s.multiplier - 1.0) * max(0.0, min(b, s.at + s.duration) - max(a, s.at)) / (b - a)
             for s in rare.surges
         )
+        if spec.trend is not None:
+            mult *= (1.0 + spec.trend.growth) ** (a / spec.trend.per)
         rates.append(spec.rate * share * profile[(hour0 + h) % 168] * mult)
         ends.append(b)
     return ciw.dists.PoissonIntervals(rates, ends, scenario.horizon)

@@ -326,6 +326,33 @@ def test_arrival_rate_follows_the_weekly_profile_and_surges(engine: str) -> None
     assert abs(early - 0.1 * len(rest)) < 4 * math.sqrt(0.09 * len(rest))
 
 
+@pytest.mark.parametrize("engine", ["simpy", "compiled"])
+def test_trend_grows_the_rate_hour_by_hour(engine: str) -> None:
+    # Rate 2/h doubling every 200 h, constant within each hour at its start's value: arrivals
+    # in each 100 h window are Poisson with mean sum_h 2 * 2 ** (h / 200), SE sqrt(mean); 4 SE.
+    # A trend mistaken for a linear one, or its factor frozen, is off by dozens of SE.
+    params = {
+        "engine": engine,
+        "classes": {
+            "c": {
+                "arrivals": {
+                    "process": "poisson",
+                    "rate": 2.0,
+                    "trend": {"growth": 1.0, "per": 200.0},
+                }
+            }
+        },
+        "stations": {"s": {"servers": 100, "service": {"dist": "deterministic", "value": 0.01}}},
+        "routing": {"c": {"arrival": {"s": 1.0}, "s": {"exit": 1.0}}},
+    }
+    frame = _frame(list(_sim(params, 600.0, seed=8).run()))
+    t = frame.loc[frame["event"] == "arrival", "time"].to_numpy()
+    hourly = 2.0 * 2.0 ** (np.arange(600) / 200.0)
+    counts = np.bincount((t // 100).astype(int), minlength=6)
+    mean = hourly.reshape(6, 100).sum(axis=1)
+    assert (np.abs(counts - mean) < 4 * np.sqrt(mean)).all(), (counts, mean)
+
+
 def test_renewal_arrivals_count() -> None:
     # Gamma interarrivals (mean 0.5, cv 0.5): the count by t is asymptotically normal with mean
     # t / m and variance t cv^2 / m (renewal CLT).

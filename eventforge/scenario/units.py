@@ -15,12 +15,15 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, FiniteFloat, ValidationInfo, WithJsonSchema
 
+from eventforge.scenario.types import StrictModel
+
 __all__ = [
     "UNIT_SECONDS",
     "Duration",
     "NonNegativeDuration",
     "NonNegativeRate",
     "Rate",
+    "Trend",
     "parse_duration",
     "parse_rate",
     "time_unit_seconds",
@@ -126,3 +129,10 @@ NonNegativeDuration = Annotated[
 Rate = Annotated[FiniteFloat, BeforeValidator(_to_rate), Field(gt=0), _RATE_SCHEMA]
 #: A rate that may be zero (an outage).
 NonNegativeRate = Annotated[FiniteFloat, BeforeValidator(_to_rate), Field(ge=0), _RATE_SCHEMA]
+
+
+class Trend(StrictModel):
+    """Exponential growth: a rate is multiplied by ``1 + growth`` every ``per``."""
+
+    growth: FiniteFloat = Field(gt=-1.0, description="relative change per period, > -1")
+    per: Duration = Field(description="the period of that change, e.g. '30d'")

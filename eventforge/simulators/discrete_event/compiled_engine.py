@@ -144,6 +144,8 @@ class CompiledEngine:
         emp: list[float] = []
         self.ccfg = np.zeros((n_cls, 6), dtype=np.int64)
         self.rate = np.zeros(n_cls)
+        # Per class: 1 + growth and per of the trend (1, 1: none).
+        self.trend = np.ones((n_cls, 2))
         self.profile = np.ones((n_cls, 168))
         self.pat, self.ia = np.zeros((n_cls, 3)), np.zeros((n_cls, 3))
         longest = max((len(c.balk_probability or ()) for c in p.classes.values()), default=0)
@@ -180,6 +182,9 @@ class CompiledEngine:
                 )
                 self.rate[k] = arr.rate
                 flat = arr.daily_profile is None and arr.weekly_profile is None
+                if arr.trend is not None:
+                    self.trend[k] = (1.0 + arr.trend.growth, arr.trend.per)
+                    flat = False
                 self.ccfg[k, kn.K_FLAT] = int(flat and len(self._surges) == 0)
                 if arr.batch_size is not None:
                     n = len(arr.batch_size)
@@ -329,7 +334,7 @@ class CompiledEngine:
         arrays if it asks): its status and the events written."""
         status = kn.run_network(
             self.rng, horizon, self.out_margin, self.heap_margin,
-            self.ccfg, self.rate, self.profile, self.pat, self.balk_p,
+            self.ccfg, self.rate, self.profile, self.trend, self.pat, self.balk_p,
             self._week_hour0, self._units_per_hour, self._surges, self._codes[0],
             self.ia, self.bcum, self._hour0, self.shifts, self.emp,
             self.scfg, self.svc, self.ttf, self.rep, self._codes[1],

@@ -160,13 +160,14 @@ def _shift_time(shifts, st, ns, m, hour0, units_per_hour):
 
 
 @inline
-def _next_arrival(k, t, ccfg, rate, profile, week_hour0, units_per_hour, surges, rng):
+def _next_arrival(k, t, ccfg, rate, profile, trend, week_hour0, units_per_hour, surges, rng):
     """Poisson class ``k``'s next arrival after ``t``, as ``(time, A_NEW)``, or the next time
     its rate changes, ``(time, A_BREAK)``, if that comes first: the rate is piecewise constant
-    (hour of the week x the surges on), and a Poisson process restarted at a change of rate
-    with the new rate is the same process (memorylessness), so no candidate is thrown away,
-    unlike thinning at the rate's maximum (5 candidates per arrival in the emergency
-    department). The SimPy engine's ``_poisson`` does the same arithmetic, to the bit."""
+    (hour of the week x the trend at the hour's start x the surges on), and a Poisson process
+    restarted at a change of rate with the new rate is the same process (memorylessness), so
+    no candidate is thrown away, unlike thinning at the rate's maximum (5 candidates per
+    arrival in the emergency department). The SimPy engine's ``_poisson`` does the same
+    arithmetic, to the bit."""
     if ccfg[k, K_FLAT]:
         return t + rng.exponential(1.0 / rate[k]), A_NEW
     hour = math.floor(week_hour0 + t / units_per_hour)
@@ -175,6 +176,8 @@ def _next_arrival(k, t, ccfg, rate, profile, week_hour0, units_per_hour, surges,
         hour += 1
         end = (hour + 1 - week_hour0) * units_per_hour
     r = rate[k] * profile[k, hour % 168]
+    if trend[k, 0] != 1.0:
+        r *= trend[k, 0] ** (max(0.0, (hour - week_hour0) * units_per_hour) / trend[k, 1])
     for j in range(surges.shape[0]):
         a, b = surges[j, 0], surges[j, 1]
         if a <= t < b:
@@ -259,7 +262,7 @@ def _cust(ev, i, st, kind, now, c, s, of, oe, oi):
 @kernel
 def run_network(
     rng, t_stop, out_margin, heap_margin,
-    ccfg, rate, profile, pat, balk_p, week_hour0, units_per_hour, surges, surge_code,
+    ccfg, rate, profile, trend, pat, balk_p, week_hour0, units_per_hour, surges, surge_code,
     ia, bcum, hour0, shifts, emp,
     scfg, svc, ttf, rep, outage_code, rcum, rdest, rcls, rn,
     h, c, cf, fr, s, q, of, oe, oi,
@@ -274,7 +277,7 @@ def run_network(
                 _push(h, _sample(ia[k, 0], ia[k, 1], ia[k, 2], rng, emp), T_RENEWAL, k, 0)
             elif rate[k] > 0.0:
                 t0, tok0 = _next_arrival(
-                    k, 0.0, ccfg, rate, profile, week_hour0, units_per_hour, surges, rng
+                    k, 0.0, ccfg, rate, profile, trend, week_hour0, units_per_hour, surges, rng
                 )
                 _push(h, t0, T_ARRIVAL, k, tok0)
         for st in range(n_st):
@@ -553,7 +556,7 @@ def run_network(
             # The next arrival is drawn after this one (and its whole batch) is handled, as the
             # SimPy process does.
             nt, ntok = _next_arrival(
-                ident, t, ccfg, rate, profile, week_hour0, units_per_hour, surges, rng
+                ident, t, ccfg, rate, profile, trend, week_hour0, units_per_hour, surges, rng
             )
             ntyp = T_ARRIVAL
         elif typ == T_RENEWAL:

@@ -30,7 +30,7 @@ from eventforge.scenario.types import (
     StrictModel,
     check_distribution,
 )
-from eventforge.scenario.units import Duration, NonNegativeDuration, Rate
+from eventforge.scenario.units import Duration, NonNegativeDuration, Rate, Trend
 
 __all__ = [
     "ENTRY",
@@ -188,7 +188,12 @@ def _batch_ok(probs: list[float] | None) -> list[float] | None:
 
 
 class PoissonArrivals(StrictModel):
-    """A non-homogeneous Poisson stream: ``rate * daily(hour) * weekly(day) * surges(t)``."""
+    """A non-homogeneous Poisson stream: ``rate * daily(hour) * weekly(day) * trend * surges(t)``.
+
+    The rate is constant within each clock hour (UTC) but where a surge begins or ends; the
+    trend's factor ``(1 + growth) ** (s / per)`` is that of the hour's start ``s`` (0 for the
+    scenario's first, partial hour): a step a day is ~1/24 of a day's growth, far below the
+    sampling noise of any realistic trend."""
 
     process: Literal["poisson"] = Field(description="arrival process family")
     rate: Rate = Field(description="mean arrivals (batches) per time unit over a week, '6/h'")
@@ -203,6 +208,9 @@ class PoissonArrivals(StrictModel):
         min_length=7,
         max_length=7,
         description="7 multipliers, Monday first, normalised to mean 1 (null: flat)",
+    )
+    trend: Trend | None = Field(
+        default=None, description="exponential growth of the rate, e.g. {growth: 0.05, per: 30d}"
     )
     batch_size: Annotated[list[Probability] | None, AfterValidator(_batch_ok)] = Field(
         default=None,

@@ -191,6 +191,9 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
         while (end := (hour + 1 - w0) * uph) <= t:
             hour += 1
         r = float(eng.rate[k] * eng.profile[k, hour % 168])
+        base, per = eng.trend[k].tolist()
+        if base != 1.0:
+            r *= base ** (max(0.0, (hour - w0) * uph) / per)
         for a, b, m in eng._surges.tolist():
             if a <= t < b:
                 r *= m

@@ -258,7 +258,8 @@ class NetworkEngine:
     # --- arrivals --------------------------------------------------------------------------
 
     def _poisson(self, cls: int, spec: PoissonArrivals) -> Generator[simpy.Event, Any, None]:
-        """A Poisson stream whose rate is piecewise constant (hour of the week x the surges on):
+        """A Poisson stream whose rate is piecewise constant (hour x the surges on, see
+        :class:`.PoissonArrivals`):
         each gap is drawn at the current rate; one that would cross the next change of rate is
         dropped and the stream restarts there at the new rate, which by memorylessness is the
         same process (Cinlar, Introduction to Stochastic Processes, 4.3). Unlike thinning at
@@ -272,6 +273,8 @@ class NetworkEngine:
             np.repeat(weekly / weekly.mean(), 24) * np.tile(daily / daily.mean(), 7)
         ).tolist()
         flat = spec.daily_profile is None and spec.weekly_profile is None and not self._surges
+        flat = flat and spec.trend is None
+        base, per = (1.0, 1.0) if spec.trend is None else (1.0 + spec.trend.growth, spec.trend.per)
         sizes: list[int] = [1]
         cum: list[float] = [1.0]
         if spec.batch_size is not None:
@@ -288,6 +291,8 @@ class NetworkEngine:
                     hour += 1
                     end = (hour + 1 - w0) * uph
                 r = spec.rate * profile[hour % 168]
+                if base != 1.0:
+                    r *= base ** (max(0.0, (hour - w0) * uph) / per)
                 for a, b, m in self._surges:
                     if a <= t < b:
                         r *= m

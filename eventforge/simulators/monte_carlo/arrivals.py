@@ -34,7 +34,7 @@ from typing import Annotated, ClassVar
 
 import numpy as np
 import pyarrow as pa
-from pydantic import AfterValidator, Field, FiniteFloat, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from eventforge.events import EventSpec, Lifecycle, categorical, dictionary_counts, masked
 from eventforge.scenario.types import (
@@ -45,7 +45,13 @@ from eventforge.scenario.types import (
     StrictModel,
     check_distribution,
 )
-from eventforge.scenario.units import Duration, NonNegativeDuration, NonNegativeRate, Rate
+from eventforge.scenario.units import (
+    Duration,
+    NonNegativeDuration,
+    NonNegativeRate,
+    Rate,
+    Trend,
+)
 from eventforge.simulators.base import Simulator, Summary
 from eventforge.simulators.monte_carlo import kernels
 from eventforge.simulators.monte_carlo.sampling import alias_table, cumulative
@@ -81,13 +87,6 @@ class EventType(StrictModel):
     amount_sigma: NonNegativeFloat = Field(
         default=1.0, description="log-standard deviation of the amount (0: always the median)"
     )
-
-
-class Trend(StrictModel):
-    """Exponential growth: the rate is multiplied by ``1 + growth`` every ``per``."""
-
-    growth: FiniteFloat = Field(gt=-1.0, description="relative change per period, > -1")
-    per: Duration = Field(description="the period of that change, e.g. '30d'")
 
 
 class ArrivalsParams(StrictModel):
