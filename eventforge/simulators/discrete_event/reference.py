@@ -29,6 +29,7 @@ from eventforge.simulators.discrete_event.simpy_engine import (
     ROUTE,
     SHIFT,
     START,
+    rate_piece,
 )
 
 __all__ = ["reference_network"]
@@ -186,21 +187,15 @@ def reference_network(eng: CompiledEngine, horizon: float) -> dict[str, np.ndarr
         if eng.ccfg[k, 3]:
             push(t + float(rng.exponential(1.0 / eng.rate[k])), _ARRIVE, k)
             return
-        uph, w0 = eng._units_per_hour, eng._week_hour0
-        hour = math.floor(w0 + t / uph)
-        while (end := (hour + 1 - w0) * uph) <= t:
-            hour += 1
-        r = float(eng.rate[k] * eng.profile[k, hour % 168])
-        base, per = eng.trend[k].tolist()
-        if base != 1.0:
-            r *= base ** (max(0.0, (hour - w0) * uph) / per)
-        for a, b, m in eng._surges.tolist():
-            if a <= t < b:
-                r *= m
-            if t < a < end:
-                end = a
-            elif t < b < end:
-                end = b
+        r, end = rate_piece(
+            t,
+            float(eng.rate[k]),
+            eng.profile[k].tolist(),
+            (float(eng.trend[k, 0]), float(eng.trend[k, 1])),
+            [(a, b, m) for a, b, m in eng._surges.tolist()],
+            eng._week_hour0,
+            eng._units_per_hour,
+        )
         gap = float(rng.exponential(1.0 / r)) if r > 0.0 else math.inf
         if t + gap < end:
             push(t + gap, _ARRIVE, k)

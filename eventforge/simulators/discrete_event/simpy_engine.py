@@ -39,7 +39,7 @@ from eventforge.simulators.discrete_event.network import (
 )
 from eventforge.simulators.monte_carlo.sampling import cumulative
 
-__all__ = ["VOCABULARY", "EventLog", "NetworkEngine"]
+__all__ = ["VOCABULARY", "EventLog", "NetworkEngine", "rate_piece"]
 
 #: Event names; their index is the event code.
 VOCABULARY = (
@@ -144,6 +144,38 @@ class _Station:
     in_service: dict[int, _Customer] = field(default_factory=dict)
     next_order: int = 0
     last_shift: int = -1  # seq of its previous shift change
+
+
+def rate_piece(
+    t: float,
+    rate: float,
+    profile: Sequence[float],
+    trend: tuple[float, float],
+    surges: Sequence[tuple[float, float, float]],
+    week_hour0: float,
+    units_per_hour: float,
+) -> tuple[float, float]:
+    """A Poisson class's rate at time ``t`` and the time its piece ends (the next clock hour, or
+    a surge's start or end before it): ``rate * profile[hour of the week] * trend * surges``,
+    ``trend`` being ``(1 + growth, per)`` (see :class:`.PoissonArrivals`). The compiled
+    engine's ``_next_arrival`` does the same arithmetic, to the bit."""
+    hour = math.floor(week_hour0 + t / units_per_hour)
+    end = (hour + 1 - week_hour0) * units_per_hour
+    while end <= t:  # t at an hour's boundary, rounded down
+        hour += 1
+        end = (hour + 1 - week_hour0) * units_per_hour
+    r = rate * profile[hour % 168]
+    base, per = trend
+    if base != 1.0:
+        r *= base ** (max(0.0, (hour - week_hour0) * units_per_hour) / per)
+    for a, b, m in surges:
+        if a <= t < b:
+            r *= m
+        if t < a < end:
+            end = a
+        elif t < b < end:
+            end = b
+    return r, end
 
 
 def _pick(cum: Sequence[float], rng: np.random.Generator) -> int:
@@ -285,21 +317,7 @@ class NetworkEngine:
                 yield env.timeout(float(rng.exponential(1.0 / spec.rate)))
             else:
                 t = env.now
-                hour = math.floor(w0 + t / uph)
-                end = (hour + 1 - w0) * uph
-                while end <= t:  # t at an hour's boundary, rounded down
-                    hour += 1
-                    end = (hour + 1 - w0) * uph
-                r = spec.rate * profile[hour % 168]
-                if base != 1.0:
-                    r *= base ** (max(0.0, (hour - w0) * uph) / per)
-                for a, b, m in self._surges:
-                    if a <= t < b:
-                        r *= m
-                    if t < a < end:
-                        end = a
-                    elif t < b < end:
-                        end = b
+                r, end = rate_piece(t, spec.rate, profile, (base, per), self._surges, w0, uph)
                 gap = float(rng.exponential(1.0 / r)) if r > 0.0 else math.inf
                 if t + gap >= end:
                     yield env.timeout(end - t)
