@@ -21,7 +21,7 @@ Layouts (column constants below):
   station), token (a shift event's token is its shift count ``day * n_shifts + j``), all held
   exactly as floats; row 0 holds the heap's size, the next seq and the time of a batch's
   pending members.
-- ``c[N, 10]`` / ``cf[N, 2]``: customer slots, recycled through the stack ``fr`` at departure.
+- ``c[N, C_WIDTH]`` / ``cf[N, 2]``: customer slots, recycled through the stack ``fr`` at departure.
   A pending timer carries the slot's token at scheduling; tokens only grow (also across
   recycling), so a stale timer never matches.
 - ``s[S + 1, S_SV + most servers]``: station state, one row per station (``S_*``, then the

@@ -290,14 +290,13 @@ class NetworkEngine:
     # --- arrivals --------------------------------------------------------------------------
 
     def _poisson(self, cls: int, spec: PoissonArrivals) -> Generator[simpy.Event, Any, None]:
-        """A Poisson stream whose rate is piecewise constant (hour x the surges on, see
-        :class:`.PoissonArrivals`):
-        each gap is drawn at the current rate; one that would cross the next change of rate is
-        dropped and the stream restarts there at the new rate, which by memorylessness is the
-        same process (Cinlar, Introduction to Stochastic Processes, 4.3). Unlike thinning at
-        the rate's maximum, no candidate event is thrown away (thinning made 5 per arrival in
-        the emergency department). The compiled engine's ``_next_arrival`` does the same
-        arithmetic, to the bit."""
+        """A Poisson stream whose rate is piecewise constant (:func:`rate_piece`): each gap is
+        drawn at the current rate; one that would cross the next change of rate is dropped and
+        the stream restarts there at the new rate, which by memorylessness is the same process
+        (Cinlar, Introduction to Stochastic Processes, 4.3). Unlike thinning at the rate's
+        maximum, no candidate event is thrown away (thinning made 5 per arrival in the
+        emergency department). The compiled engine's ``_next_arrival`` does the same, to the
+        bit."""
         rng, env, uph, w0 = self.rng, self.env, self._hour, self._week_hour0
         daily = np.ones(24) if spec.daily_profile is None else np.asarray(spec.daily_profile)
         weekly = np.ones(7) if spec.weekly_profile is None else np.asarray(spec.weekly_profile)
