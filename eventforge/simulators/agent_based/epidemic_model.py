@@ -32,6 +32,7 @@ from eventforge.simulators.agent_based.epidemic_params import (
 
 __all__ = ["DayEvents", "EpidemicModel", "Person"]
 
+# Codes of epidemic.SYSTEM_EVENTS, after the nine agent events in the vocabulary.
 _LOCKDOWN_START, _LOCKDOWN_END, _SCHOOL_START, _SCHOOL_END = range(9, 13)
 
 
