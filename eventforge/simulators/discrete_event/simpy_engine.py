@@ -303,8 +303,12 @@ class NetworkEngine:
         profile = (
             np.repeat(weekly / weekly.mean(), 24) * np.tile(daily / daily.mean(), 7)
         ).tolist()
-        flat = spec.daily_profile is None and spec.weekly_profile is None and not self._surges
-        flat = flat and spec.trend is None
+        flat = (
+            spec.daily_profile is None
+            and spec.weekly_profile is None
+            and spec.trend is None
+            and not self._surges
+        )
         base, per = (1.0, 1.0) if spec.trend is None else (1.0 + spec.trend.growth, spec.trend.per)
         sizes: list[int] = [1]
         cum: list[float] = [1.0]
