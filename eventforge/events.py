@@ -157,7 +157,7 @@ def masked(values: np.ndarray, null: np.ndarray, type: pa.DataType | None = None
     arrow_type = pa.from_numpy_dtype(np.asarray(values).dtype) if type is None else type
     if not (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)):
         raise TypeError(f"masked() builds number columns, not {arrow_type}")
-    values = np.ascontiguousarray(values, dtype=arrow_type.to_pandas_dtype())
+    values = np.ascontiguousarray(values, dtype=_numpy_dtype(arrow_type))
     null = np.asarray(null, dtype=np.bool_)
     if not null.any():
         return plain(values, arrow_type)
