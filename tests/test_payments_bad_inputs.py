@@ -91,6 +91,9 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
     ("negative_overdraft", {"        overdraft: 0": "        overdraft: -100"}, [
         rf":29: {_SEG}student\.overdraft: must be >= 0\.0 \(got -100\)",
     ]),
+    ("overdraft_beyond_the_packed_limit", {"        overdraft: 0": "        overdraft: 2e7"}, [
+        rf":29: {_SEG}student\.overdraft: must be <= 10000000\.0 \(got 20000000\.0\)",
+    ]),
     ("shares_not_summing_to_one", {"        share: 0.3": "        share: 0.2"}, [
         r":8: params\.customers\.segments: segment share probabilities must sum to 1 \(got "
         r"0\.9: worker=0\.7, student=0\.2\)",

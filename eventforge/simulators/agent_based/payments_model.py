@@ -251,8 +251,13 @@ class PaymentsModel(mesa.Model):
         self.day_events: DayEvents | None = None
         #: The last day's counts (``payments_kernels.T_*`` rows).
         self.day_tally = np.zeros((5, K.TALLY_WIDTH), dtype=np.int64)
-        self._tx_time = np.empty(1024)
-        self._tx = np.empty((1024, K.N_COLS), dtype=np.int64)
+        # Room for a busy day's rows from the start: grown from a small buffer by doubling, the
+        # first day's copies and fresh pages took ~1 s at a million customers.
+        busiest = self.card_per_day * max(season.weekly) * season.payday_boost
+        per_customer = busiest + self.p2p_rate + self.atm_rate + self.cash_rate + 1.0
+        rows = 1024 + int(np.bincount(self.seg, minlength=len(segments)) @ per_customer)
+        self._tx_time = np.empty(rows)
+        self._tx = np.empty((rows, K.N_COLS), dtype=np.int64)
         self._buffers = K.DayBuffers()
         # The daily draws' numbers, from here on the only use of the generator.
         self._uniforms = K.Uniforms(rng)

@@ -51,6 +51,9 @@ __all__ = [
 SECONDS_PER_DAY = 86400.0
 #: Customers are int32 ids in the social CSR (contacts.py); accounts stay below 2^31 with them.
 _MAX_ACCOUNTS = 2**31 - 1
+#: The largest overdraft limit: the apply kernel packs a limit in cents into 30 bits
+#: (``payments_kernels.MAX_LIMIT_CENTS``), beside the account id and frozen flag.
+MAX_OVERDRAFT = 10_000_000.0
 
 #: A channel of card payments.
 Channel = Literal["pos", "online", "mobile"]
@@ -117,7 +120,8 @@ class Segment(StrictModel):
         min_length=1, description="merchant category -> weight in the spending mix"
     )
     overdraft: NonNegativeFloat = Field(
-        description="overdraft limit: a debit succeeds iff balance - amount >= -overdraft"
+        le=MAX_OVERDRAFT,
+        description="overdraft limit: a debit succeeds iff balance - amount >= -overdraft",
     )
     opening_balance: MeanCv = Field(description="balance at t = 0")
     bills: list[Bill] = Field(default_factory=list, description="monthly direct debits")
