@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import ciw
 import numpy as np
@@ -334,21 +334,32 @@ def _ciw_run(network: ciw.network.Network, horizon: float) -> tuple[ciw.Simulati
     return _best(go)
 
 
-def _eventforge(scenario: ef.Scenario, out: Path) -> tuple[int, float, float, Any]:
-    """Customers (arrivals), customers/s end to end (Parquet, serial) and of generation alone
-    (in memory), and the in-memory log; best of ``REPEAT`` runs each, so that compiling kernels
-    on a first call (paid once by a long run) does not count. Also prints the end-to-end
-    events/s against the sink's ceiling for this very log (pyarrow alone writing it)."""
+class _Run(NamedTuple):
+    """One engine's figures on one scenario."""
+
+    customers: int  # arrivals
+    e2e: float  # customers/s end to end (Parquet, serial)
+    gen: float  # customers/s of generation alone (in memory)
+    events: float  # events/s end to end
+    ceiling: float  # rows/s of pyarrow alone writing this very log
+    table: Any  # the in-memory log
+
+
+def _eventforge(scenario: ef.Scenario, out: Path) -> _Run:
+    """Best of ``REPEAT`` runs each, so that compiling kernels on a first call (paid once by a
+    long run) does not count."""
     table, gen_s = _best(lambda: ef.simulate(scenario))
     arrivals = pc.sum(pc.equal(table["event"].cast("string"), "arrival")).as_py()
     result, _ = _best(lambda: ef.run(scenario, out, executor="serial", overwrite=True))
     ceiling = max(pyarrow_alone(table, scenario, out.with_suffix(".alone"))[0] for _ in range(3))
-    e2e = result.rows / result.seconds
-    print(
-        f"  end to end {e2e / 1e6:.2f} M events/s; pyarrow alone writing this log "
-        f"{ceiling / 1e6:.2f} M rows/s: {e2e / ceiling:.0%} of the sink's ceiling"
+    return _Run(
+        arrivals,
+        arrivals / result.seconds,
+        arrivals / gen_s,
+        result.rows / result.seconds,
+        ceiling,
+        table,
     )
-    return arrivals, arrivals / result.seconds, arrivals / gen_s, table
 
 
 def _engine_only(scenario: ef.Scenario) -> float:
@@ -371,10 +382,18 @@ def _engine_only(scenario: ef.Scenario) -> float:
     return _best(go)[1]
 
 
-def _print_engine(engine: str, customers: int, e2e: float, gen: float, ciw_rate: float) -> None:
-    print(f"eventforge {engine}: {customers:,} customers")
-    print(f"  end to end (Parquet): {e2e:,.0f} customers/s, {e2e / ciw_rate:.2f}x Ciw")
-    print(f"  generation only (in memory): {gen:,.0f} customers/s, {gen / ciw_rate:.2f}x Ciw")
+def _print_engine(engine: str, run: _Run, ciw_rate: float) -> None:
+    print(f"eventforge {engine}: {run.customers:,} customers")
+    print(f"  end to end (Parquet): {run.e2e:,.0f} customers/s, {run.e2e / ciw_rate:.2f}x Ciw")
+    print(
+        f"  generation only (in memory): {run.gen:,.0f} customers/s, {run.gen / ciw_rate:.2f}x Ciw"
+    )
+    target = " (target >= 70%)" if engine == "compiled" else ""
+    print(
+        f"  end to end {run.events / 1e6:.2f} M events/s; pyarrow alone writing this log "
+        f"{run.ceiling / 1e6:.2f} M rows/s: {run.events / run.ceiling:.0%} of the sink's "
+        f"ceiling{target}"
+    )
 
 
 def _print_vs_simpy(gen: dict[str, float], engine_s: dict[str, float]) -> None:
@@ -412,10 +431,12 @@ def mm5(tmp: Path) -> None:
     for engine in ENGINES:
         scenario = ef.load_scenario(path, overrides=_engine_overrides(engine))
         engine_s[engine] = _engine_only(scenario)
-        customers, e2e, gen[engine], table = _eventforge(scenario, tmp / f"mm5-{engine}")
-        _print_engine(engine, customers, e2e, gen[engine], ciw_rate)
-        print("  target: end to end >= 1.5x Ciw")
-        mean, se = batch_mean(*log_waits(table), WARMUP)
+        run = _eventforge(scenario, tmp / f"mm5-{engine}")
+        gen[engine] = run.gen
+        _print_engine(engine, run, ciw_rate)
+        if engine == "simpy":
+            print("  target: end to end >= 1.5x Ciw")
+        mean, se = batch_mean(*log_waits(run.table), WARMUP)
         print(f"  mean wait: {mean:.3f} +- {se:.3f} h (batch-means SE)")
     _print_vs_simpy(gen, engine_s)
 
@@ -436,8 +457,9 @@ def emergency_department(tmp: Path) -> None:
     for engine in ENGINES:
         scenario = ef.load_scenario("emergency_department", overrides=_engine_overrides(engine))
         engine_s[engine] = _engine_only(scenario)
-        customers, e2e, gen[engine], _ = _eventforge(scenario, tmp / f"ed-{engine}")
-        _print_engine(engine, customers, e2e, gen[engine], ciw_rate)
+        run = _eventforge(scenario, tmp / f"ed-{engine}")
+        gen[engine] = run.gen
+        _print_engine(engine, run, ciw_rate)
     _print_vs_simpy(gen, engine_s)
 
 

@@ -132,7 +132,14 @@ def test_row_groups_are_whole_and_bounded(tmp_path: Path) -> None:
     write_part(tmp_path, make_batches(sizes), ParquetOptions(row_group_rows=1000))
     meta = pq.read_metadata(tmp_path / "point=0/rep-00003.parquet")
     rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    assert rows == [1000] * 5 + [831]
+    # The ramp (1000 // 16, doubling), then whole groups, then the rest.
+    assert rows == [62, 125, 250, 500] + [1000] * 4 + [894]
+
+
+def test_a_part_shorter_than_the_ramp_ends_in_one_short_group(tmp_path: Path) -> None:
+    write_part(tmp_path, make_batches([100, 50]), ParquetOptions(row_group_rows=1000))
+    meta = pq.read_metadata(tmp_path / "point=0/rep-00003.parquet")
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [62, 88]
 
 
 def test_same_rows_give_identical_bytes_whatever_the_batching(tmp_path: Path) -> None:
@@ -156,9 +163,9 @@ def test_exception_mid_stream_leaves_nothing(tmp_path: Path) -> None:
         ParquetPartSink(tmp_path, 1, 0, ParquetOptions(row_group_rows=1024)) as sink,
     ):
         sink.open(SPEC.schema())
-        for b in batches[:4]:  # three row groups are already in the temp file
+        for b in batches[:4]:  # six row groups (the ramp, two whole) are in the temp file
             sink.write(b)
-        assert sink.tmp_path.exists() and sink.rows == 3072
+        assert sink.tmp_path.exists() and sink.rows == 64 + 128 + 256 + 512 + 2 * 1024
         _ = 1 / 0
     assert list((tmp_path / "point=1").iterdir()) == []
 

@@ -1,8 +1,9 @@
 """The streaming Parquet part writer: one file per (sweep point, replication), atomic on commit.
 
 A part is written to a hidden temporary file next to its final name, in whole row groups of
-``row_group_rows`` rows (batches are buffered until a row group is full, so the file's layout
-depends on the rows alone, not on how a simulator happened to batch them). ``commit`` stores the
+``row_group_rows`` rows after a short ramp (:func:`row_group_sizes`; batches are buffered until a
+row group is full, so the file's layout depends on the rows alone, not on how a simulator
+happened to batch them). ``commit`` stores the
 simulator's summary in the footer, closes, fsyncs, hashes and renames the file into place, then
 fsyncs the directory; ``abort`` (called on any error) deletes the temporary file. A part is thus
 either complete at its final name or absent: pyarrow alone would close a crashed writer with a
@@ -19,7 +20,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,28 @@ _CODECS = ("zstd", "snappy", "lz4", "gzip", "none")
 _CONSTANT_COLUMNS = frozenset({"replication"})
 #: Columns in non-decreasing order within a part (the log's contract), or constant in it.
 _SORTED_COLUMNS = frozenset({"replication", "seq", "time", "timestamp"})
+
+
+#: Row groups that ramp up to ``row_group_rows`` at the start of a part (see
+#: :func:`row_group_sizes`).
+RAMP = 4
+
+
+def row_group_sizes(row_group_rows: int) -> Iterator[int]:
+    """Rows of a part's row groups, in order: ``row_group_rows / 2**RAMP``, doubling up to
+    ``row_group_rows``, then ``row_group_rows`` for good.
+
+    Why a ramp: pyarrow writes whole row groups only, so the writer thread can start a part only
+    once its first row group is buffered, and a model's whole log may be about one row group
+    (the emergency department's 90 days are ~1.1): the encoding then waited for all of the
+    generation instead of overlapping it. Starting at a sixteenth lets writing begin after
+    ~16k rows; the ramp holds about one full row group, so a large part's layout barely
+    changes.
+    """
+    for k in range(RAMP, 0, -1):
+        yield max(1, row_group_rows >> k)
+    while True:
+        yield row_group_rows
 
 
 @dataclass(frozen=True)
@@ -268,6 +291,8 @@ class ParquetPartSink(SinkLifecycle):
         self._stream: pa.NativeFile | None = None
         self._buffer: list[pa.RecordBatch] = []
         self._buffered = 0
+        self._sizes = row_group_sizes(self.options.row_group_rows)
+        self._next_rows = next(self._sizes)
 
     def open(self, schema: pa.Schema) -> None:
         """Create the temporary file and its writer; every batch must then have ``schema``."""
@@ -309,26 +334,34 @@ class ParquetPartSink(SinkLifecycle):
                 return
             self._buffer.append(batch)
             self._buffered += batch.num_rows
-            if self._buffered >= self.options.row_group_rows:
+            if self._buffered >= self._next_rows:
                 self._flush(final=False)
         except BaseException:
             self.abort()
             raise
 
     def _flush(self, *, final: bool) -> None:
-        """Write the buffered rows as whole row groups (all of them when ``final``)."""
+        """Write the buffered rows as whole row groups of :func:`row_group_sizes` (all of the
+        rows when ``final``, the last group then short)."""
         if not self._buffered:
             return
         assert self._writer is not None
-        size = self.options.row_group_rows
         table = pa.Table.from_batches(self._buffer, schema=self._schema)
-        n = self._buffered if final else self._buffered // size * size
-        # write_table cuts a (multi-chunk) table into row groups of exactly `size` rows.
-        self._writer.write_table(table.slice(0, n), row_group_size=size)
-        rest = table.slice(n)
+        done = 0
+        while self._buffered - done >= self._next_rows or (final and done < self._buffered):
+            size = self._next_rows
+            n = min(size, self._buffered - done)
+            if size == self.options.row_group_rows:  # past the ramp: every whole group at once
+                n = self._buffered - done if final else (self._buffered - done) // size * size
+            else:
+                self._next_rows = next(self._sizes)
+            # write_table cuts a (multi-chunk) table into row groups of exactly `size` rows.
+            self._writer.write_table(table.slice(done, n), row_group_size=size)
+            done += n
+        rest = table.slice(done)
         self._buffer = rest.to_batches()
         self._buffered = rest.num_rows
-        self.rows += n
+        self.rows += done
 
     def commit(self, summary: Mapping[str, float | int]) -> PartInfo:
         """Finish the file, store ``summary`` in its footer, and move it to its final name."""

@@ -44,7 +44,9 @@ __all__ = ["CHUNK", "FIRST", "CompiledEngine", "LogTotals", "StationState", "dis
 #: Events per call of the event loop (at most): small enough that the caller's work on the
 #: last chunk, which nothing overlaps, is short; large enough that the output columns of a
 #: chunk (52 bytes an event) get huge pages (NumPy asks for them from 4 MiB) and a call's fixed
-#: cost (~40 us to pass three dozen arrays) stays negligible. The first chunk is shorter.
+#: cost (~40 us to pass three dozen arrays) stays negligible. The first chunk is shorter:
+#: ``FIRST`` events at least, the first row group of a part at the default ``row_group_rows``
+#: (``sinks.parquet.row_group_sizes``), so that the writer can start on it at once.
 CHUNK = 131_072
 FIRST = 16_384
 
@@ -303,7 +305,7 @@ class CompiledEngine:
 
         thread = threading.Thread(target=loop, name="eventforge-queue-loop", daemon=True)
         # A short first chunk: the caller soon has work (nothing overlaps the first chunk).
-        free.put(self._out(min(cap, max(FIRST, 2 * self.out_margin))))
+        free.put(self._out(min(cap, FIRST + self.out_margin)))
         thread.start()
         free.put(self._out(cap))
         try:
