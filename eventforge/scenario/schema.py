@@ -65,7 +65,10 @@ class OutputSettings(StrictModel):
         default=262_144,
         ge=1024,
         le=1 << 24,
-        description="Rows per Parquet row group: larger compresses better, needs more memory.",
+        description=(
+            "Rows per Parquet row group: larger compresses better, needs more memory. A part's "
+            "first four groups ramp up to it from a sixteenth, so that writing starts early."
+        ),
     )
     compression: Literal["zstd", "snappy", "lz4", "gzip", "none"] = Field(
         default="zstd", description="Parquet compression codec."
