@@ -9,7 +9,8 @@
    counted as arrivals (batch members included; balked ones too).
 
 Engines: ``ENGINES`` lists the eventforge engines measured, each selected by the override
-``params.engine=<name>``. Every time is the best of ``REPEAT`` runs.
+``params.engine=<name>``. Every time is the best of ``REPEAT`` rounds, each round running every
+measurement of a scenario once, in turn (:func:`_interleaved`).
 
 Run: ``python benchmarks/bench_queue.py`` (needs the bench extra: ``pip install .[bench]``).
 """
@@ -96,15 +97,20 @@ def _engine_overrides(engine: str) -> list[str]:
     return [f"params.engine={engine}"]
 
 
-def _best(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """The result of ``fn`` and its best wall time over ``REPEAT`` calls (timeit's convention:
-    the best is the least disturbed by other work on the machine)."""
-    times = []
+def _interleaved(jobs: dict[str, Callable[[], Any]]) -> dict[str, tuple[Any, float]]:
+    """Each job's result (of its last call) and best wall time over ``REPEAT`` rounds, a round
+    calling every job once, in order (timeit's convention: the best is the least disturbed by
+    other work on the machine). Interleaved rather than one job's runs after another's: the
+    speed of a shared machine drifts over minutes (single figures moved by +-20%), and a drift
+    then weighs on every job alike, so the ratios between them hold."""
+    best = dict.fromkeys(jobs, math.inf)
+    out: dict[str, Any] = {}
     for _ in range(REPEAT):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return out, min(times)
+        for name, fn in jobs.items():
+            t0 = time.perf_counter()
+            out[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {name: (out[name], best[name]) for name in jobs}
 
 
 def erlang_c_wait(lam: float, mu: float, c: int) -> float:
@@ -320,9 +326,9 @@ def _balk(probs: list[float], servers: int) -> Callable[..., float]:
     return balk
 
 
-def _ciw_run(network: ciw.network.Network, horizon: float) -> tuple[ciw.Simulation, float]:
-    """Simulate to ``horizon`` and build the records list (what a user of Ciw analyses); the
-    best time of ``REPEAT`` runs from the same seed."""
+def _ciw_job(network: ciw.network.Network, horizon: float) -> Callable[[], ciw.Simulation]:
+    """A run of Ciw from the same seed to ``horizon`` that builds the records list (what a user
+    of Ciw analyses)."""
 
     def go() -> ciw.Simulation:
         ciw.seed(SEED)
@@ -331,7 +337,7 @@ def _ciw_run(network: ciw.network.Network, horizon: float) -> tuple[ciw.Simulati
         sim.records = sim.get_all_records()
         return sim
 
-    return _best(go)
+    return go
 
 
 class _Run(NamedTuple):
@@ -345,26 +351,9 @@ class _Run(NamedTuple):
     table: Any  # the in-memory log
 
 
-def _eventforge(scenario: ef.Scenario, out: Path) -> _Run:
-    """Best of ``REPEAT`` runs each, so that compiling kernels on a first call (paid once by a
-    long run) does not count."""
-    table, gen_s = _best(lambda: ef.simulate(scenario))
-    arrivals = pc.sum(pc.equal(table["event"].cast("string"), "arrival")).as_py()
-    result, _ = _best(lambda: ef.run(scenario, out, executor="serial", overwrite=True))
-    ceiling = max(pyarrow_alone(table, scenario, out.with_suffix(".alone"))[0] for _ in range(3))
-    return _Run(
-        arrivals,
-        arrivals / result.seconds,
-        arrivals / gen_s,
-        result.rows / result.seconds,
-        ceiling,
-        table,
-    )
-
-
-def _engine_only(scenario: ef.Scenario) -> float:
-    """Best seconds for the engine alone to produce the log's columns (replication 0): no Arrow
-    batches, no sink; what the compiled and SimPy engines themselves cost."""
+def _engine_job(scenario: ef.Scenario) -> Callable[[], int]:
+    """The engine alone producing the log's columns (replication 0): no Arrow batches, no
+    sink; what the compiled and SimPy engines themselves cost."""
 
     def go() -> int:
         point = scenario.points[0]
@@ -379,7 +368,52 @@ def _engine_only(scenario: ef.Scenario) -> float:
         )
         return sum(len(cols["time"]) for cols in sim.columns())
 
-    return _best(go)[1]
+    return go
+
+
+def _measure(
+    ciw_go: Callable[[], ciw.Simulation], scenarios: dict[str, ef.Scenario], tmp: Path
+) -> tuple[ciw.Simulation, float, dict[str, _Run], dict[str, float]]:
+    """Ciw's run and best seconds, then per engine its figures and the best seconds of the
+    engine alone, all from one :func:`_interleaved` set of jobs. Each engine's jobs: the engine
+    alone, generation in memory (``eventforge.simulate``), end to end (``eventforge.run``,
+    serial) and pyarrow alone writing the log just generated (the sink's ceiling). A first
+    round's compiling of kernels (paid once by a long run) does not count: best of rounds."""
+    tables: dict[str, Any] = {}
+    jobs: dict[str, Callable[[], Any]] = {"ciw": ciw_go}
+    for engine, sc in scenarios.items():
+        out = tmp / engine
+
+        def gen(engine: str = engine, sc: ef.Scenario = sc) -> Any:
+            tables[engine] = ef.simulate(sc)
+            return tables[engine]
+
+        def alone(engine: str = engine, sc: ef.Scenario = sc, out: Path = out) -> Any:
+            return pyarrow_alone(tables[engine], sc, out.with_suffix(".alone"))
+
+        jobs[f"{engine}.engine"] = _engine_job(sc)
+        jobs[f"{engine}.gen"] = gen
+        jobs[f"{engine}.e2e"] = lambda sc=sc, out=out: ef.run(
+            sc, out, executor="serial", overwrite=True
+        )
+        jobs[f"{engine}.alone"] = alone
+    res = _interleaved(jobs)
+    sim, ciw_s = res["ciw"]
+    runs, engine_s = {}, {}
+    for engine in scenarios:
+        table, gen_s = res[f"{engine}.gen"]
+        result, e2e_s = res[f"{engine}.e2e"]
+        arrivals = pc.sum(pc.equal(table["event"].cast("string"), "arrival")).as_py()
+        runs[engine] = _Run(
+            arrivals,
+            arrivals / e2e_s,
+            arrivals / gen_s,
+            result.rows / e2e_s,
+            table.num_rows / res[f"{engine}.alone"][1],
+            table,
+        )
+        engine_s[engine] = res[f"{engine}.engine"][1]
+    return sim, ciw_s, runs, engine_s
 
 
 def _print_engine(engine: str, run: _Run, ciw_rate: float) -> None:
@@ -420,25 +454,21 @@ def mm5(tmp: Path) -> None:
         service_distributions=[ciw.dists.Exponential(rate=MU)],
         number_of_servers=[C],
     )
-    sim, ciw_s = _ciw_run(network, MMC_HORIZON)
+    scenarios = {e: ef.load_scenario(path, overrides=_engine_overrides(e)) for e in ENGINES}
+    sim, ciw_s, runs, engine_s = _measure(_ciw_job(network, MMC_HORIZON), scenarios, tmp / "mm5")
     ciw_customers = sim.nodes[0].number_of_individuals
     ciw_rate = ciw_customers / ciw_s
     joined = np.array([r.arrival_date for r in sim.records])
     mean, se = batch_mean(joined, np.array([r.waiting_time for r in sim.records]), WARMUP)
     print(f"Ciw (records in memory): {ciw_customers:,} customers, {ciw_rate:,.0f} customers/s")
     print(f"  mean wait: {mean:.3f} +- {se:.3f} h (batch-means SE)")
-    gen, engine_s = {}, {}
-    for engine in ENGINES:
-        scenario = ef.load_scenario(path, overrides=_engine_overrides(engine))
-        engine_s[engine] = _engine_only(scenario)
-        run = _eventforge(scenario, tmp / f"mm5-{engine}")
-        gen[engine] = run.gen
+    for engine, run in runs.items():
         _print_engine(engine, run, ciw_rate)
         if engine == "simpy":
             print("  target: end to end >= 1.5x Ciw")
         mean, se = batch_mean(*log_waits(run.table), WARMUP)
         print(f"  mean wait: {mean:.3f} +- {se:.3f} h (batch-means SE)")
-    _print_vs_simpy(gen, engine_s)
+    _print_vs_simpy({e: r.gen for e, r in runs.items()}, engine_s)
 
 
 def emergency_department(tmp: Path) -> None:
@@ -446,21 +476,20 @@ def emergency_department(tmp: Path) -> None:
     base = ef.load_scenario("emergency_department")
     hours = base.horizon * base.time_unit_s / 3600.0
     print(f"== emergency_department, {hours / 24:.0f} days")
-    sim, ciw_s = _ciw_run(_ciw_network(base), base.horizon)
+    scenarios = {
+        e: ef.load_scenario("emergency_department", overrides=_engine_overrides(e)) for e in ENGINES
+    }
+    ciw_go = _ciw_job(_ciw_network(base), base.horizon)
+    sim, ciw_s, runs, engine_s = _measure(ciw_go, scenarios, tmp / "ed")
     ciw_customers = sim.nodes[0].number_of_individuals
     ciw_rate = ciw_customers / ciw_s
     print(
         f"Ciw (closest network, records in memory): {ciw_customers:,} customers, "
         f"{ciw_rate:,.0f} customers/s"
     )
-    gen, engine_s = {}, {}
-    for engine in ENGINES:
-        scenario = ef.load_scenario("emergency_department", overrides=_engine_overrides(engine))
-        engine_s[engine] = _engine_only(scenario)
-        run = _eventforge(scenario, tmp / f"ed-{engine}")
-        gen[engine] = run.gen
+    for engine, run in runs.items():
         _print_engine(engine, run, ciw_rate)
-    _print_vs_simpy(gen, engine_s)
+    _print_vs_simpy({e: r.gen for e, r in runs.items()}, engine_s)
 
 
 def main() -> None:
