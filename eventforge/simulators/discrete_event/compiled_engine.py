@@ -239,7 +239,8 @@ class CompiledEngine:
         self._servers = [st.servers_at(self._hour0) for st in specs]
 
     def _state(self, n_cls: int, n_st: int, slots: int = 1024, queue: int = 256) -> None:
-        """Mutable state arrays, carried across kernel calls."""
+        """Mutable state arrays, carried across kernel calls (``queue``: a power of two, the
+        stations' first room to wait)."""
         # Station rows and, last, the globals: one array the kernel takes whole.
         self.s = np.zeros((n_st + 1, kn.S_SV + self._most_servers), dtype=np.int64)
         self.totals = np.zeros((n_st + 1, kn.T_WIDTH), dtype=np.int64)
@@ -270,7 +271,15 @@ class CompiledEngine:
         if self.h[0, 0] + self.heap_margin >= self.h.shape[0]:
             self.h = np.concatenate([self.h, np.zeros_like(self.h)])
         if g[kn.G_QFULL]:
-            self.q = np.concatenate([self.q, np.zeros_like(self.q)], axis=1)
+            # Twice the room (a power of two still, as a FIFO ring needs), each station's line
+            # laid out from 0: a ring from its head, a heap as it is (its head is 0).
+            cap = self.q.shape[1]
+            q = np.zeros((self.q.shape[0], 2 * cap, 3), dtype=np.int64)
+            for st in range(q.shape[0]):
+                n, head = self.s[st, kn.S_QN], self.s[st, kn.S_QHEAD]
+                q[st, :n] = self.q[st, (head + np.arange(n)) & (cap - 1)]
+                self.s[st, kn.S_QHEAD] = 0
+            self.q = q
             g[kn.G_QFULL] = 0
 
     def events(
