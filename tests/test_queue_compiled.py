@@ -263,6 +263,24 @@ def test_kernel_equals_reference_with_each_feature(feature: str) -> None:
         assert (event[cause[rejoin]] == 2).sum() > 5
 
 
+def test_a_long_fifo_line_wraps_and_grows_as_the_reference_queues() -> None:
+    # One FIFO station at load 2: its line (a ring in the kernel) grows to thousands through
+    # many doublings from 2 entries, its head anywhere in the ring at each.
+    params = {
+        "classes": {"c": {"arrivals": {"process": "poisson", "rate": 2.0}}},
+        "stations": {"s": {"servers": 1, "service": {"dist": "exponential", "mean": 1.0}}},
+        "routing": {"c": {"arrival": {"s": 1.0}, "s": {"exit": 1.0}}},
+    }
+    horizon = 3000.0
+    want = reference_network(_engine(3, params), horizon)
+    small = _engine(3, params)
+    small._state(1, 1, slots=2, queue=2)
+    chunks = list(small.events(horizon, 50_000))
+    for k in want:
+        np.testing.assert_array_equal(np.concatenate([c[k] for c in chunks]), want[k], k)
+    assert want["queue"].max() > 1000 and small.q.shape[1] >= 2048
+
+
 @pytest.mark.parametrize("feature", _FEATURES)
 def test_compiled_and_simpy_agree_with_each_feature(feature: str) -> None:
     keys = _agree_in_distribution(_net(feature), 200)
