@@ -92,7 +92,7 @@ C_ID, C_CLS, C_KIND, C_LAST, C_ST, C_TOK, C_WAIT, C_ORDER, C_OUT, C_INSVC, C_SVP
 #: Columns of ``c``.
 C_WIDTH = 11
 F_REM, F_END = range(2)
-# Station state columns (rows of s but the last; S_QN: customers in the waiting heap).
+# Station state columns (rows of s but the last; S_QN: entries of the waiting line).
 # S_SHIFT: the seq of the station's previous shift_change (the cause of the next). S_QHEAD:
 # the first entry of a FIFO station's ring (see the module doc).
 S_BUSY, S_NWAIT, S_UP, S_NEXT, S_BEGAN, S_SERVERS, S_QN, S_SHIFT, S_QHEAD = range(9)
