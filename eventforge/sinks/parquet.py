@@ -3,11 +3,11 @@
 A part is written to a hidden temporary file next to its final name, in whole row groups of
 ``row_group_rows`` rows after a short ramp (:func:`row_group_sizes`; batches are buffered until a
 row group is full, so the file's layout depends on the rows alone, not on how a simulator
-happened to batch them). ``commit`` stores the
-simulator's summary in the footer, closes, fsyncs, hashes and renames the file into place, then
-fsyncs the directory; ``abort`` (called on any error) deletes the temporary file. A part is thus
-either complete at its final name or absent: pyarrow alone would close a crashed writer with a
-valid footer and leave a truncated log that looks whole.
+happened to batch them). ``commit`` stores the simulator's summary in the footer, closes,
+fsyncs, hashes and renames the file into place, then fsyncs the directory; ``abort`` (called
+on any error) deletes the temporary file. A part is thus either complete at its final name or
+absent: pyarrow alone would close a crashed writer with a valid footer and leave a truncated
+log that looks whole.
 
 Encodings matter more than the codec for event logs (see ``benchmarks/bench_sink.py``): they are
 chosen per column from its Arrow type by :func:`column_encodings`.
