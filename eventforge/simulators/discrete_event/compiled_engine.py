@@ -37,7 +37,7 @@ from eventforge.simulators.discrete_event.network import (
     StationSpec,
     Weibull,
 )
-from eventforge.simulators.monte_carlo.sampling import cumulative
+from eventforge.simulators.monte_carlo.sampling import cumulative, week_profile
 
 __all__ = ["CHUNK", "FIRST", "CompiledEngine", "LogTotals", "StationState", "dist_row"]
 
@@ -174,14 +174,7 @@ class CompiledEngine:
                 self.ccfg[k, kn.K_RENEWAL] = 1
                 self.ia[k] = dist_row(arr.interarrival, emp)
             elif isinstance(arr, PoissonArrivals):
-                daily = np.ones(24) if arr.daily_profile is None else np.asarray(arr.daily_profile)
-                weekly = (
-                    np.ones(7) if arr.weekly_profile is None else np.asarray(arr.weekly_profile)
-                )
-                # Hour of the week, Monday 0h first, as in the SimPy engine.
-                self.profile[k] = np.repeat(weekly / weekly.mean(), 24) * np.tile(
-                    daily / daily.mean(), 7
-                )
+                self.profile[k] = week_profile(arr.daily_profile, arr.weekly_profile)
                 self.rate[k] = arr.rate
                 flat = arr.daily_profile is None and arr.weekly_profile is None
                 if arr.trend is not None:

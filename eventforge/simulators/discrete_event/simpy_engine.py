@@ -37,7 +37,7 @@ from eventforge.simulators.discrete_event.network import (
     Route,
     StationSpec,
 )
-from eventforge.simulators.monte_carlo.sampling import cumulative
+from eventforge.simulators.monte_carlo.sampling import cumulative, week_profile
 
 __all__ = ["VOCABULARY", "EventLog", "NetworkEngine", "rate_piece"]
 
@@ -298,11 +298,7 @@ class NetworkEngine:
         emergency department). The compiled engine's ``_next_arrival`` does the same, to the
         bit."""
         rng, env, uph, w0 = self.rng, self.env, self._hour, self._week_hour0
-        daily = np.ones(24) if spec.daily_profile is None else np.asarray(spec.daily_profile)
-        weekly = np.ones(7) if spec.weekly_profile is None else np.asarray(spec.weekly_profile)
-        profile = (
-            np.repeat(weekly / weekly.mean(), 24) * np.tile(daily / daily.mean(), 7)
-        ).tolist()
+        profile = week_profile(spec.daily_profile, spec.weekly_profile).tolist()
         flat = (
             spec.daily_profile is None
             and spec.weekly_profile is None

@@ -54,7 +54,7 @@ from eventforge.scenario.units import (
 )
 from eventforge.simulators.base import Simulator, Summary
 from eventforge.simulators.monte_carlo import kernels
-from eventforge.simulators.monte_carlo.sampling import alias_table, cumulative
+from eventforge.simulators.monte_carlo.sampling import alias_table, cumulative, week_profile
 
 __all__ = ["Arrivals", "ArrivalsParams", "ArrivalsRareEvents", "arrivals_events"]
 
@@ -260,9 +260,7 @@ class Arrivals(Simulator):
         # Time of the wall-clock hour boundary at or before t = 0.
         self._b0 = -(start.minute * 60 + start.second + start.microsecond / 1e6) / 3600.0 * hour
         self._hour, self._week_hour0 = hour, week_hour0
-        daily = np.asarray(p.daily_profile, dtype=np.float64)
-        weekly = np.asarray(p.weekly_profile, dtype=np.float64)
-        self._profile = np.repeat(weekly / weekly.mean(), 24) * np.tile(daily / daily.mean(), 7)
+        self._profile = week_profile(p.daily_profile, p.weekly_profile)
         self._growth = 0.0 if p.trend is None else math.log1p(p.trend.growth) / p.trend.per
 
         if p.activity_cv > 0:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-__all__ = ["alias_table", "cumulative"]
+__all__ = ["alias_table", "cumulative", "week_profile"]
+
+
+def week_profile(daily: Sequence[float] | None, weekly: Sequence[float] | None) -> np.ndarray:
+    """The rate multiplier of each hour of the week (168, Monday 0h first): the daily profile
+    (24 values) times the weekly one (7), each normalised to mean 1; None is flat. One formula
+    for every model that reads profiles, so that their hours agree to the bit."""
+    d = np.ones(24) if daily is None else np.asarray(daily, dtype=np.float64)
+    w = np.ones(7) if weekly is None else np.asarray(weekly, dtype=np.float64)
+    return np.repeat(w / w.mean(), 24) * np.tile(d / d.mean(), 7)
 
 
 def cumulative(weights: np.ndarray) -> np.ndarray:
