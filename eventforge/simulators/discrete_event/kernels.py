@@ -90,7 +90,7 @@ A_NEW, A_MEMBER, A_BREAK = range(3)
 # C_SVPOS: the customer's place in its station's service list (see S_SV), while in service.
 C_ID, C_CLS, C_KIND, C_LAST, C_ST, C_TOK, C_WAIT, C_ORDER, C_OUT, C_INSVC, C_SVPOS = range(11)
 #: Columns of ``c``.
-C_WIDTH = 11
+C_WIDTH = C_SVPOS + 1
 F_REM, F_END = range(2)
 # Station state columns (rows of s but the last; S_QN: entries of the waiting line).
 # S_SHIFT: the seq of the station's previous shift_change (the cause of the next). S_QHEAD:
@@ -105,8 +105,7 @@ G_INIT, G_NFREE, G_NEXT_ID, G_COUNT, G_NOUT, G_PEND, G_PCLS, G_PKIND, G_QFULL = 
 #: slots of its customers in service (suspended ones included), in no particular order, so that
 #: a preemption looks at the station's busy servers, not at every customer slot. The caller
 #: gives ``s`` room for the most servers any station has on duty (busy never exceeds that).
-S_WIDTH = 9
-S_SV = S_WIDTH
+S_SV = S_QHEAD + 1
 # Columns of the log's totals, counted by :func:`tally` into an array of their own, one row per
 # station and a last one (T_EVENTS + e: events of type e at the station, or station-less events
 # in the last row; T_KINDS + r, in the last row only: events of rare kind r, surge and outage).
