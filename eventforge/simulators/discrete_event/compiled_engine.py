@@ -3,10 +3,10 @@ Numba event loop (:func:`.kernels.run_network`) driven in slices.
 
 The log is the SimPy engine's (same vocabulary, columns, causes, labels and state columns, see
 :mod:`.queue_network`). The event loop draws the same random numbers in the same order and
-computes times with the same arithmetic as the SimPy engine, so a seed gives the same log (the
-tests compare the two on the built-in scenarios); only events due at the very same instant may
-be taken in another order (the service ends a repair reschedules: here by customer slot, there
-by start of service), which changes the log, not its distribution.
+computes times with the same arithmetic as the SimPy engine, and schedules events due at one
+instant in the same order, so a seed gives the same log, bit for bit (the tests compare the two
+on the built-in scenarios and on ties: batch members, shift boundaries, deterministic service
+ends rescheduled by a repair).
 """
 
 from __future__ import annotations

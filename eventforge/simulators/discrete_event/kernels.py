@@ -88,7 +88,7 @@ T_ARRIVAL, T_RENEWAL, T_END, T_RENEGE, T_FAIL, T_REPAIR, T_SHIFT = range(7)
 A_NEW, A_MEMBER, A_BREAK = range(3)
 # Customer slot columns (c) and float columns (cf).
 # C_SVPOS: the customer's place in its station's service list (see S_SV), while in service.
-C_ID, C_CLS, C_KIND, C_LAST, C_ST, C_TOK, C_WAIT, C_ORDER, C_OUT, C_INSVC, C_SVPOS = range(11)
+C_ID, C_CLS, C_KIND, C_LAST, C_ST, C_TOK, C_WAIT, C_ORDER, C_OUT, C_SVPOS = range(10)
 #: Columns of ``c``.
 C_WIDTH = C_SVPOS + 1
 F_REM, F_END = range(2)
@@ -102,8 +102,9 @@ S_BUSY, S_NWAIT, S_UP, S_NEXT, S_BEGAN, S_SERVERS, S_QN, S_SHIFT, S_QHEAD = rang
 # one event may add: a customer and one it preempts), checked where queues grow, not per event.
 G_INIT, G_NFREE, G_NEXT_ID, G_COUNT, G_NOUT, G_PEND, G_PCLS, G_PKIND, G_QFULL = range(9)
 #: Columns of ``s`` before a station's service list: ``s[st, S_SV + x]`` for x < busy are the
-#: slots of its customers in service (suspended ones included), in no particular order, so that
-#: a preemption looks at the station's busy servers, not at every customer slot. The caller
+#: slots of its customers in service (suspended ones included), in no particular order (a
+#: repair sorts it), so that a preemption, a breakdown and a repair look at the station's busy
+#: servers, not at every customer slot. The caller
 #: gives ``s`` room for the most servers any station has on duty (busy never exceeds that).
 S_SV = S_QHEAD + 1
 # Columns of the log's totals, counted by :func:`tally` into an array of their own, one row per
@@ -359,7 +360,6 @@ def run_network(
             i = ident
             if c[i, C_TOK] == tok:
                 st = c[i, C_ST]
-                c[i, C_INSVC] = 0
                 _unserve(s, c, st, i)
                 cf[i, F_REM] = -1.0
                 _cust(END, i, st, outage_code if c[i, C_OUT] else -2, t, c, s, of, oe, oi)
@@ -380,20 +380,33 @@ def run_network(
             st = ident
             s[st, S_UP] = 0
             s[st, S_BEGAN] = _emit(BREAKDOWN, -1 - st, -1, outage_code, st, -1, t, s, of, oe, oi)
-            for i in range(c.shape[0]):
-                if c[i, C_INSVC] and c[i, C_ST] == st:
-                    c[i, C_TOK] += 1
-                    cf[i, F_REM] = cf[i, F_END] - t
-                    c[i, C_OUT] = 1
+            for x in range(s[st, S_BUSY]):
+                i = s[st, S_SV + x]
+                c[i, C_TOK] += 1
+                cf[i, F_REM] = cf[i, F_END] - t
+                c[i, C_OUT] = 1
             _push(h, t + _sample(rep[st, 0], rep[st, 1], rep[st, 2], rng, emp), T_REPAIR, st, 0)
         elif typ == T_REPAIR:
             st = ident
             s[st, S_UP] = 1
             _emit(REPAIR, -1 - st, s[st, S_BEGAN], outage_code, st, -1, t, s, of, oe, oi)
-            for i in range(c.shape[0]):
-                if c[i, C_INSVC] and c[i, C_ST] == st:
-                    cf[i, F_END] = t + cf[i, F_REM]
-                    _push(h, cf[i, F_END], T_END, i, c[i, C_TOK])
+            # Service resumes in the order it started (the SimPy engine's in-service dict),
+            # which decides the order of service ends due at one instant: the service list
+            # insertion-sorted by each customer's last event, its service_start (a customer in
+            # service has no event of its own until its service_end).
+            nb = s[st, S_BUSY]
+            for x in range(1, nb):
+                i = s[st, S_SV + x]
+                y = x
+                while y > 0 and c[s[st, S_SV + y - 1], C_LAST] > c[i, C_LAST]:
+                    j = s[st, S_SV + y - 1]
+                    s[st, S_SV + y], c[j, C_SVPOS] = j, y
+                    y -= 1
+                s[st, S_SV + y], c[i, C_SVPOS] = i, y
+            for x in range(nb):
+                i = s[st, S_SV + x]
+                cf[i, F_END] = t + cf[i, F_REM]
+                _push(h, cf[i, F_END], T_END, i, c[i, C_TOK])
             disp = st
         elif typ == T_SHIFT:
             # Servers going off duty finish their customer (busy may exceed servers meanwhile).
@@ -410,7 +423,7 @@ def run_network(
             s[-1, G_NEXT_ID] += 1
             c[i, C_CLS], c[i, C_KIND], c[i, C_ST] = k, kind, -1
             c[i, C_TOK] += 1
-            c[i, C_WAIT] = c[i, C_OUT] = c[i, C_INSVC] = 0
+            c[i, C_WAIT] = c[i, C_OUT] = 0
             cf[i, F_REM] = -1.0
             c[i, C_LAST] = _emit(ARRIVAL, c[i, C_ID], -1, kind, -1, k, t, s, of, oe, oi)
             route_slot, route_src = i, 0
@@ -473,7 +486,6 @@ def run_network(
                                 svc[st, k, 0], svc[st, k, 1], svc[st, k, 2], rng, emp
                             )
                     cf[i, F_END] = t + cf[i, F_REM]
-                    c[i, C_INSVC] = 1
                     _push(h, cf[i, F_END], T_END, i, c[i, C_TOK])
             if phase == 1:
                 break
@@ -554,7 +566,6 @@ def run_network(
                         if v >= 0 and vp > ccfg[k, K_PRIO]:
                             c[v, C_TOK] += 1
                             cf[v, F_REM] = cf[v, F_END] - t
-                            c[v, C_INSVC] = 0
                             _unserve(s, c, st, v)
                             _qpush(q, s, st, vp, vo, v)
                             c[v, C_WAIT] = 1
