@@ -392,9 +392,9 @@ def test_batches_bounded_and_summary_equals_replay() -> None:
 
 def test_log_does_not_depend_on_the_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
     # The event loop runs a chunk ahead in a thread of its own and stops between events only:
-    # chunks of a few events (many calls, each resuming mid-run), a short first chunk then
-    # longer ones, and one chunk for the whole run give the same log, bit for bit, and the
-    # same totals (counted by the caller while the loop runs on).
+    # chunks of a few events (many calls, each resuming mid-run), chunks ramping up from 500
+    # events, and one chunk for the whole run give the same log, bit for bit, and the same
+    # totals (counted by the caller while the loop runs on).
     horizon = 400.0
     logs, totals = [], []
     for chunk, first in ((40, 40), (997, 997), (CHUNK, 500), (200_000, 200_000)):

@@ -11,6 +11,7 @@ ends rescheduled by a repair).
 
 from __future__ import annotations
 
+import itertools
 import math
 import queue
 import threading
@@ -44,9 +45,10 @@ __all__ = ["CHUNK", "FIRST", "CompiledEngine", "LogTotals", "StationState", "dis
 #: Events per call of the event loop (at most): small enough that the caller's work on the
 #: last chunk, which nothing overlaps, is short; large enough that the output columns of a
 #: chunk (52 bytes an event) get huge pages (NumPy asks for them from 4 MiB) and a call's fixed
-#: cost (~40 us to pass three dozen arrays) stays negligible. The first chunk is shorter:
-#: ``FIRST`` events at least, the first row group of a part at the default ``row_group_rows``
-#: (``sinks.parquet.row_group_sizes``), so that the writer can start on it at once.
+#: cost (~40 us to pass three dozen arrays) stays negligible. The first chunks are shorter:
+#: ``FIRST`` events at least, then twice as many at each chunk up to ``CHUNK``, the ramp of a
+#: part's row groups at the default ``row_group_rows`` (``sinks.parquet.row_group_sizes``),
+#: so that each chunk completes a row group which the writer can start on at once.
 CHUNK = 131_072
 FIRST = 16_384
 
@@ -306,10 +308,14 @@ class CompiledEngine:
                 chunks.put(e)
 
         thread = threading.Thread(target=loop, name="eventforge-queue-loop", daemon=True)
-        # A short first chunk: the caller soon has work (nothing overlaps the first chunk).
-        free.put(self._out(min(cap, FIRST + self.out_margin)))
+        # Chunks ramp up as a part's row groups do: the caller soon has work (nothing overlaps
+        # the first chunk), and each chunk completes the next row group, which the writer
+        # would otherwise wait for behind a whole CHUNK (the emergency department's writer
+        # idled ~14 ms of its 90 days' ~70 ms so).
+        sizes = (min(cap, (FIRST << k) + self.out_margin) for k in itertools.count())
+        free.put(self._out(next(sizes)))
         thread.start()
-        free.put(self._out(cap))
+        free.put(self._out(next(sizes)))
         try:
             while True:
                 item = chunks.get()
@@ -317,7 +323,7 @@ class CompiledEngine:
                     raise item
                 status, n, (of, oe, oi) = item
                 if status != kn.DONE:
-                    free.put(self._out(cap))
+                    free.put(self._out(next(sizes)))
                 if n:
                     kn.tally(oi, n, self.totals)
                     for lo in range(0, n, limit):
