@@ -292,7 +292,9 @@ class CompiledEngine:
         (no copy) that stay valid. The log does not depend on the chunk size (the loop stops
         between events only). An exception in the loop thread is raised here; a caller that
         stops early stops the loop thread too."""
-        cap = max(min(chunk, limit), 2 * self.out_margin)
+        # A chunk's columns hold ``events + out_margin`` (the loop stops once fewer are free),
+        # so it gets more than ``events`` events, at most ``limit`` when ``limit`` allows.
+        events = max(min(chunk, limit - self.out_margin), 1)
         free: queue.Queue[_Out | None] = queue.Queue()
         chunks: queue.Queue[tuple[int, int, _Out] | BaseException] = queue.Queue()
         stop = threading.Event()
@@ -312,7 +314,7 @@ class CompiledEngine:
         # the first chunk), and each chunk completes the next row group, which the writer
         # would otherwise wait for behind a whole CHUNK (the emergency department's writer
         # idled ~14 ms of its 90 days' ~70 ms so).
-        sizes = (min(cap, (FIRST << k) + self.out_margin) for k in itertools.count())
+        sizes = (min(events, FIRST << k) + self.out_margin for k in itertools.count())
         free.put(self._out(next(sizes)))
         thread.start()
         free.put(self._out(next(sizes)))
