@@ -104,8 +104,8 @@ G_INIT, G_NFREE, G_NEXT_ID, G_COUNT, G_NOUT, G_PEND, G_PCLS, G_PKIND, G_QFULL = 
 #: Columns of ``s`` before a station's service list: ``s[st, S_SV + x]`` for x < busy are the
 #: slots of its customers in service (suspended ones included), in no particular order (a
 #: repair sorts it), so that a preemption, a breakdown and a repair look at the station's busy
-#: servers, not at every customer slot. The caller
-#: gives ``s`` room for the most servers any station has on duty (busy never exceeds that).
+#: servers, not at every customer slot. The caller gives ``s`` room for the most servers any
+#: station has on duty (busy never exceeds that).
 S_SV = S_QHEAD + 1
 # Columns of the log's totals, counted by :func:`tally` into an array of their own, one row per
 # station and a last one (T_EVENTS + e: events of type e at the station, or station-less events
