@@ -39,6 +39,7 @@ from eventforge.simulators.discrete_event.network import (
     Weibull,
 )
 from eventforge.simulators.monte_carlo.sampling import cumulative, week_profile
+from eventforge.sinks.parquet import ParquetOptions, row_group_sizes
 
 __all__ = ["CHUNK", "FIRST", "CompiledEngine", "LogTotals", "StationState", "dist_row"]
 
@@ -50,7 +51,7 @@ __all__ = ["CHUNK", "FIRST", "CompiledEngine", "LogTotals", "StationState", "dis
 #: part's row groups at the default ``row_group_rows`` (``sinks.parquet.row_group_sizes``),
 #: so that each chunk completes a row group which the writer can start on at once.
 CHUNK = 131_072
-FIRST = 16_384
+FIRST = next(row_group_sizes(ParquetOptions.row_group_rows))
 
 # The output rows of the kernel (oe: int64, oi: int32), named as in EventLog.take's dict.
 _OUT64 = ("entity", "cause")
